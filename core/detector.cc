@@ -1,0 +1,253 @@
+#include "core/detector.h"
+
+#include <cmath>
+
+namespace edgefleet::core {
+namespace {
+
+constexpr std::size_t Align8(std::size_t n) { return (n + 7u) & ~std::size_t{7}; }
+
+bool NeedsSpectrum(const ModelView& m) {
+  return m.preprocessing.kind == FeatureKind::kSpectrum || m.modes.mode_count > 1;
+}
+
+std::uint32_t LayerTotal(const ModelView& m) {
+  std::uint32_t total = 0;
+  for (std::uint32_t n = 0; n < m.network_count; ++n) total += m.networks[n].layer_count;
+  return total;
+}
+
+std::uint32_t MaxWidth(const ModelView& m) {
+  std::uint32_t width = 0;
+  for (std::uint32_t n = 0; n < m.network_count; ++n) {
+    for (std::uint32_t l = 0; l < m.networks[n].layer_count; ++l) {
+      const LayerView layer = GetLayer(m.networks[n], l);
+      if (layer.in > width) width = layer.in;
+      if (layer.out > width) width = layer.out;
+    }
+  }
+  return width;
+}
+
+// Round half away from zero, saturating to int8 around a zero point.
+std::int8_t QuantizeValue(float real, float inv_scale, std::int32_t zero_point) {
+  float t = real * inv_scale;
+  t = t < -512.0f ? -512.0f : (t > 512.0f ? 512.0f : t);  // also keeps the cast defined
+  std::int32_t q = static_cast<std::int32_t>(t + (t >= 0.0f ? 0.5f : -0.5f)) + zero_point;
+  q = q < -128 ? -128 : (q > 127 ? 127 : q);
+  return static_cast<std::int8_t>(q);
+}
+
+// acc * multiplier * 2^(shift - 31), rounded half up. |acc| < 2^31 and
+// 0 <= multiplier < 2^31, so the product fits in 62 bits.
+std::int32_t Requantize(std::int32_t acc, std::int32_t multiplier, std::int32_t shift) {
+  const std::int64_t product = static_cast<std::int64_t>(acc) * multiplier;
+  const int total_shift = 31 - shift;  // 1 .. 62
+  const std::int64_t rounded = (product + (std::int64_t{1} << (total_shift - 1))) >> total_shift;
+  if (rounded > 0x7FFFFFFF) return 0x7FFFFFFF;
+  if (rounded < -0x7FFFFFFF - 1) return -0x7FFFFFFF - 1;
+  return static_cast<std::int32_t>(rounded);
+}
+
+// The kernel: int8 x int8 with int32 accumulation. Written plainly so the
+// compiler vectorizes it (pmaddwd on x86, SMLAD-friendly on Cortex-M4).
+std::int32_t Dot(const std::int8_t* __restrict w, const std::int8_t* __restrict x, std::uint32_t n) {
+  std::int32_t acc = 0;
+  for (std::uint32_t i = 0; i < n; ++i) acc += static_cast<std::int32_t>(w[i]) * static_cast<std::int32_t>(x[i]);
+  return acc;
+}
+
+}  // namespace
+
+std::size_t RequiredArenaBytes(const ModelView& model) {
+  std::size_t bytes = Align8(sizeof(LayerView) * LayerTotal(model));
+  bytes += Align8(sizeof(float) * model.preprocessing.feature_count);
+  if (NeedsSpectrum(model)) {
+    bytes += Align8(SpectrumExtractor::RequiredBytes(model.window_len));
+    bytes += Align8(sizeof(float) * (model.window_len / 2 + 1));
+  }
+  if (model.modes.mode_count > 1) {
+    bytes += Align8(sizeof(float) * model.axes * model.modes.spectrum.bin_count);
+  }
+  bytes += 2 * Align8(MaxWidth(model));
+  return bytes;
+}
+
+Result<Detector> Detector::Create(const ModelView& model, void* arena, std::size_t arena_bytes) {
+  Result<Detector> result;
+  if (model.data == nullptr || model.network_count == 0) {
+    result.status = Status::kBadArgument;
+    return result;
+  }
+  if (arena == nullptr || (reinterpret_cast<std::uintptr_t>(arena) & 7u) != 0) {
+    result.status = Status::kMisaligned;
+    return result;
+  }
+  if (arena_bytes < RequiredArenaBytes(model)) {
+    result.status = Status::kArenaTooSmall;
+    return result;
+  }
+  Detector& d = result.value;
+  d.model_ = model;
+  auto* cursor = static_cast<std::uint8_t*>(arena);
+  auto take = [&cursor](std::size_t bytes) {
+    std::uint8_t* p = cursor;
+    cursor += Align8(bytes);
+    return p;
+  };
+  d.layers_ = reinterpret_cast<LayerView*>(take(sizeof(LayerView) * LayerTotal(model)));
+  std::uint32_t index = 0;
+  for (std::uint32_t n = 0; n < model.network_count; ++n) {
+    d.first_layer_[n] = index;
+    for (std::uint32_t l = 0; l < model.networks[n].layer_count; ++l) {
+      d.layers_[index++] = GetLayer(model.networks[n], l);
+    }
+  }
+  d.features_ = reinterpret_cast<float*>(take(sizeof(float) * model.preprocessing.feature_count));
+  if (NeedsSpectrum(model)) {
+    const std::size_t bytes = SpectrumExtractor::RequiredBytes(model.window_len);
+    auto spectrum = SpectrumExtractor::Create(model.window_len, model.axes,
+                                              model.preprocessing.window, take(bytes), bytes);
+    if (!spectrum.ok()) {
+      result.status = spectrum.status;
+      return result;
+    }
+    d.spectrum_ = spectrum.value;
+    d.magnitudes_ = reinterpret_cast<float*>(take(sizeof(float) * (model.window_len / 2 + 1)));
+  }
+  if (model.modes.mode_count > 1) {
+    d.mode_features_ =
+        reinterpret_cast<float*>(take(sizeof(float) * model.axes * model.modes.spectrum.bin_count));
+  }
+  const std::uint32_t width = MaxWidth(model);
+  d.act_a_ = reinterpret_cast<std::int8_t*>(take(width));
+  d.act_b_ = reinterpret_cast<std::int8_t*>(take(width));
+  return result;
+}
+
+std::uint32_t Detector::SelectMode(const float* window) {
+  const ModeSelectorView& modes = model_.modes;
+  if (modes.mode_count <= 1) return 0;
+  const std::uint32_t dims = model_.axes * modes.spectrum.bin_count;
+  spectrum_.Features(window, modes.spectrum, magnitudes_, mode_features_);
+  std::uint32_t best = 0;
+  float best_distance = 0.0f;
+  for (std::uint32_t m = 0; m < modes.mode_count; ++m) {
+    const float* centroid = modes.centroids + m * dims;
+    float distance = 0.0f;
+    for (std::uint32_t i = 0; i < dims; ++i) {
+      const float d = (mode_features_[i] - centroid[i]) * modes.inv_scale[i];
+      distance += d * d;
+    }
+    if (m == 0 || distance < best_distance) {
+      best = m;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t count,
+                                           const float** features) {
+  Result<std::uint32_t> result;
+  const std::uint32_t n = model_.window_len;
+  const std::uint32_t axes = model_.axes;
+  if (window == nullptr || count != model_.window_values()) {
+    result.status = Status::kBadInput;
+    return result;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!(std::fabs(window[i]) <= kMaxInputMagnitude)) {  // also false for NaN
+      result.status = Status::kBadInput;
+      return result;
+    }
+  }
+  const std::uint32_t mode = SelectMode(window);
+  const PreprocessingView& prep = model_.preprocessing;
+  if (prep.kind == FeatureKind::kSpectrum) {
+    spectrum_.Features(window, prep.spectrum, magnitudes_, features_);
+  } else {
+    // The static mean (the sensor's tilt) identifies the recording session,
+    // not the fault: it never reaches the detector.
+    for (std::uint32_t a = 0; a < axes; ++a) {
+      float mean = 0.0f;
+      for (std::uint32_t i = 0; i < n; ++i) mean += window[i * axes + a];
+      mean /= static_cast<float>(n);
+      for (std::uint32_t i = 0; i < n; ++i) features_[i * axes + a] = window[i * axes + a] - mean;
+    }
+  }
+  const PartView& part = model_.parts[mode];
+  if (part.norm_count == prep.feature_count) {
+    for (std::uint32_t i = 0; i < prep.feature_count; ++i) {
+      features_[i] = (features_[i] - part.offset[i]) * part.inv_scale[i];
+    }
+  } else {  // per axis, time features
+    for (std::uint32_t i = 0; i < n; ++i) {
+      for (std::uint32_t a = 0; a < axes; ++a) {
+        float& f = features_[i * axes + a];
+        f = (f - part.offset[a]) * part.inv_scale[a];
+      }
+    }
+  }
+  *features = features_;
+  result.value = mode;
+  return result;
+}
+
+float Detector::RunNetwork(std::uint32_t network, const float* z) {
+  const std::uint32_t layer_count = model_.networks[network].layer_count;
+  const LayerView* layers = layers_ + first_layer_[network];
+  const std::uint32_t features = layers[0].in;
+
+  std::int8_t* in = act_a_;
+  std::int8_t* out = act_b_;
+  const float inv_input_scale = 1.0f / layers[0].input_scale;
+  for (std::uint32_t i = 0; i < features; ++i) {
+    in[i] = QuantizeValue(z[i], inv_input_scale, layers[0].input_zero_point);
+  }
+  for (std::uint32_t l = 0; l + 1 < layer_count; ++l) {
+    const LayerView& layer = layers[l];
+    const std::int32_t lowest = layer.activation == Activation::kRelu ? layer.output_zero_point : -128;
+    for (std::uint32_t c = 0; c < layer.out; ++c) {
+      const std::int32_t acc = layer.bias[c] + Dot(layer.weights + c * layer.in, in, layer.in);
+      std::int32_t y = Requantize(acc, layer.multiplier[c], layer.shift[c]);
+      y = (y < -256 ? -256 : (y > 256 ? 256 : y)) + layer.output_zero_point;
+      y = y < lowest ? lowest : (y > 127 ? 127 : y);
+      out[c] = static_cast<std::int8_t>(y);
+    }
+    std::int8_t* swap = in;
+    in = out;
+    out = swap;
+  }
+  // The last layer is dequantized straight from its accumulator: one float
+  // multiply per output instead of requantizing to int8 and back.
+  const LayerView& last = layers[layer_count - 1];
+  float sum = 0.0f;
+  for (std::uint32_t c = 0; c < last.out; ++c) {
+    const std::int32_t acc = last.bias[c] + Dot(last.weights + c * last.in, in, last.in);
+    float r = static_cast<float>(acc) * (last.input_scale * last.weight_scale[c]);
+    if (last.activation == Activation::kRelu && r < 0.0f) r = 0.0f;
+    const float d = r - z[c];
+    sum += d * d;
+  }
+  return sum / static_cast<float>(features);
+}
+
+Result<Inference> Detector::Run(const float* window, std::size_t count) {
+  Result<Inference> result;
+  const float* z = nullptr;
+  auto mode = Preprocess(window, count, &z);
+  if (!mode.ok()) {
+    result.status = mode.status;
+    return result;
+  }
+  const PartView& part = model_.parts[mode.value];
+  Inference& inference = result.value;
+  inference.mode = mode.value;
+  inference.mse = RunNetwork(part.network, z);
+  inference.score = inference.mse * part.score_scale;
+  inference.decision = Decide(inference.score, model_.thresholds);
+  return result;
+}
+
+}  // namespace edgefleet::core
