@@ -97,7 +97,7 @@ struct LayerView {
   const std::int32_t* multiplier = nullptr;  // [out]: Q31 requantization multiplier
   const std::int32_t* bias = nullptr;     // [out]: folded, see docs/model-format.md
   const std::int8_t* shift = nullptr;     // [out]: power-of-two exponent
-  const std::int8_t* weights = nullptr;   // [out][in], row per output channel
+  const std::int8_t* weights = nullptr;   // [in][out]: input-major, row per input
 };
 
 struct NetworkView {

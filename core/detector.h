@@ -25,6 +25,10 @@ namespace edgefleet::core {
 // +-16 g). Larger, infinite or NaN values make Run() return kBadInput.
 inline constexpr float kMaxInputMagnitude = 1000.0f;
 
+// Per-axis means of an interleaved window, in the fixed summation order the
+// detector uses (training calls this too, so both agree to the bit).
+void AxisMeans(const float* window, std::uint32_t window_len, std::uint32_t axes, float* means);
+
 // Bytes of arena a Detector for `model` needs.
 std::size_t RequiredArenaBytes(const ModelView& model);
 

@@ -27,7 +27,7 @@ struct QuantizedLayer {
   std::vector<std::int32_t> multiplier;   // [out]
   std::vector<std::int32_t> bias;         // [out], folded (see the format)
   std::vector<std::int8_t> shift;         // [out]
-  std::vector<std::int8_t> weights;       // [out * in], row per output
+  std::vector<std::int8_t> weights;       // [in * out], input-major: weights[i * out + c]
 };
 
 struct SpectrumSpecData {

@@ -74,8 +74,8 @@ std::vector<QuantizedLayer> QuantizeNetwork(const FloatNetwork& network,
       q.weight_scale.push_back(w_scale);
       std::int64_t weight_sum = 0;
       for (Eigen::Index i = 0; i < f.in(); ++i) {
-        const std::int32_t w = std::clamp(RoundToInt(f.weight(c, i) / w_scale), -127, 127);
-        q.weights[static_cast<std::size_t>(c * f.in() + i)] = static_cast<std::int8_t>(w);
+        const std::int32_t w = std::clamp(RoundToInt(static_cast<double>(f.weight(c, i) / w_scale)), -127, 127);
+        q.weights[static_cast<std::size_t>(i * f.out() + c)] = static_cast<std::int8_t>(w);
         weight_sum += w;
       }
       // Folded bias: the zero point's contribution is constant per channel,
@@ -133,7 +133,7 @@ FloatNetwork Dequantize(const std::vector<QuantizedLayer>& layers) {
     for (int c = 0; c < q.out; ++c) {
       std::int64_t weight_sum = 0;
       for (int i = 0; i < q.in; ++i) {
-        const std::int8_t w = q.weights[static_cast<std::size_t>(c) * q.in + static_cast<std::size_t>(i)];
+        const std::int8_t w = q.weights[static_cast<std::size_t>(i) * q.out + static_cast<std::size_t>(c)];
         f.weight(c, i) = static_cast<float>(w) * q.weight_scale[static_cast<std::size_t>(c)];
         weight_sum += w;
       }

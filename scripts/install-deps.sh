@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+  qemu-system-arm  # runs the Cortex-M4F build (make mcu, scripts/build-mcu.sh)
   # libraries (the intended set, docs/DECISIONS.md)
   libboost-dev libboost-system-dev libboost-program-options-dev
   libcurl4-openssl-dev

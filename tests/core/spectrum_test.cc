@@ -35,7 +35,7 @@ TEST_P(FftSizes, MatchesTheNaiveDft) {
   for (std::uint32_t j = 0; j < n; ++j) {
     const float re = u(rng);
     const float im = u(rng);
-    x[j] = {re, im};
+    x[j] = {static_cast<double>(re), static_cast<double>(im)};
     data[plan.value.slot(j)] = {re, im};
   }
   plan.value.Forward(data.data());
