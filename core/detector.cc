@@ -233,7 +233,17 @@ std::uint32_t Detector::SelectMode(const float* window) {
   const ModeSelectorView& modes = model_.modes;
   if (modes.mode_count <= 1) return 0;
   const std::uint32_t dims = model_.axes * modes.spectrum.bin_count;
-  spectrum_.Features(window, modes.spectrum, magnitudes_, mode_features_);
+  if (model_.preprocessing.kind == FeatureKind::kSpectrum) {
+    // One FFT per axis serves both the selector's bins and the features'.
+    for (std::uint32_t a = 0; a < model_.axes; ++a) {
+      spectrum_.Magnitudes(window, a, magnitudes_);
+      SpectrumExtractor::Bin(magnitudes_, modes.spectrum, mode_features_ + a * modes.spectrum.bin_count);
+      const SpectrumSpec& spec = model_.preprocessing.spectrum;
+      SpectrumExtractor::Bin(magnitudes_, spec, features_ + a * spec.bin_count);
+    }
+  } else {
+    spectrum_.Features(window, modes.spectrum, magnitudes_, mode_features_);
+  }
   std::uint32_t best = 0;
   float best_distance = 0.0f;
   for (std::uint32_t m = 0; m < modes.mode_count; ++m) {
@@ -270,7 +280,7 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
   const std::uint32_t mode = SelectMode(window);
   const PreprocessingView& prep = model_.preprocessing;
   if (prep.kind == FeatureKind::kSpectrum) {
-    spectrum_.Features(window, prep.spectrum, magnitudes_, features_);
+    if (model_.modes.mode_count <= 1) spectrum_.Features(window, prep.spectrum, magnitudes_, features_);
   } else {
     // The static mean (the sensor's tilt) identifies the recording session,
     // not the fault: it never reaches the detector.

@@ -79,15 +79,19 @@ void FftPlan::Transform(Complex* data, std::uint32_t n, std::uint32_t stride,
   const std::uint32_t m = n / p;
   for (std::uint32_t q = 0; q < p; ++q) Transform(data + q * m, m, stride * p, factors + 1);
   const std::uint32_t step = n_ / p;  // W_p = W_N^(N/p)
+  // q*r mod p for the p-point DFT, p <= 5: a table instead of a division.
+  std::uint32_t rotation[5][5];
+  for (std::uint32_t q = 0; q < p; ++q) {
+    for (std::uint32_t r = 0; r < p; ++r) rotation[q][r] = ((q * r) % p) * step;
+  }
   Complex t[5];
   for (std::uint32_t k = 0; k < m; ++k) {
-    for (std::uint32_t q = 0; q < p; ++q) {
-      t[q] = Mul(data[q * m + k], twiddles_[(q * k * stride) % n_]);
-    }
+    // q * k * stride < p * m * stride = N: always inside the table.
+    for (std::uint32_t q = 0; q < p; ++q) t[q] = Mul(data[q * m + k], twiddles_[q * k * stride]);
     for (std::uint32_t r = 0; r < p; ++r) {
       Complex sum = t[0];
       for (std::uint32_t q = 1; q < p; ++q) {
-        const Complex w = twiddles_[((q * r) % p) * step];
+        const Complex w = twiddles_[rotation[q][r]];
         const Complex x = Mul(t[q], w);
         sum.re += x.re;
         sum.im += x.im;
