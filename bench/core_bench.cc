@@ -48,17 +48,7 @@ const Setup& GetSetup() {
   return setup;
 }
 
-struct Loaded {
-  core::ModelView view;
-  std::vector<std::uint64_t> arena;
-  core::Detector detector;
-
-  explicit Loaded(const std::vector<std::uint8_t>& bytes) {
-    view = core::ParseArtifact(bytes.data(), bytes.size()).value;
-    arena.resize(core::RequiredArenaBytes(view) / 8 + 1);
-    detector = core::Detector::Create(view, arena.data(), arena.size() * 8).value;
-  }
-};
+using Loaded = testing::LoadedModel;
 
 // The float reference: same preprocessing (the core's, in float), the float
 // network with Eigen and no allocation in the loop, the same decision.

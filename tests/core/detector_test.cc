@@ -19,19 +19,9 @@ std::vector<std::vector<float>> Windows(int n, float hz, float amplitude = 0.1f,
   return windows;
 }
 
-struct Loaded {
-  core::ModelView view;
-  std::vector<std::uint64_t> arena;
-  core::Detector detector;
-
-  explicit Loaded(const std::vector<std::uint8_t>& bytes) {
-    auto parsed = core::ParseArtifact(bytes.data(), bytes.size());
-    EXPECT_TRUE(parsed.ok()) << core::ToString(parsed.status);
-    view = parsed.value;
-    arena.resize((core::RequiredArenaBytes(view) + 7) / 8);
-    auto created = core::Detector::Create(view, arena.data(), arena.size() * 8);
-    EXPECT_TRUE(created.ok()) << core::ToString(created.status);
-    detector = created.value;
+struct Loaded : testing::LoadedModel {
+  explicit Loaded(const std::vector<std::uint8_t>& bytes) : LoadedModel(bytes) {
+    EXPECT_EQ(status, core::Status::kOk) << core::ToString(status);
   }
 };
 

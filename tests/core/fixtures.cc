@@ -158,6 +158,17 @@ BuiltModel BuildSpectralModel(const std::vector<std::vector<float>>& windows,
   return m;
 }
 
+LoadedModel::LoadedModel(const std::vector<std::uint8_t>& bytes) {
+  auto parsed = core::ParseArtifact(bytes.data(), bytes.size());
+  status = parsed.status;
+  if (!parsed.ok()) return;
+  view = parsed.value;
+  arena.resize(core::RequiredArenaBytes(view) / 8 + 1);
+  auto created = core::Detector::Create(view, arena.data(), arena.size() * 8);
+  status = created.status;
+  detector = created.value;
+}
+
 void FixCrc(std::vector<std::uint8_t>& bytes) {
   const auto total = Peek<std::uint32_t>(bytes, 8);
   if (total < 4 || total > bytes.size()) return;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/artifact.h"
+#include "core/detector.h"
 #include "ml/artifact_writer.h"
 #include "ml/network.h"
 
@@ -35,6 +36,17 @@ BuiltModel BuildTimeModel(const std::vector<std::vector<float>>& windows, std::v
 // `mode_hz` has more than one entry, a mode selector with one part per tone.
 BuiltModel BuildSpectralModel(const std::vector<std::vector<float>>& windows,
                               const std::vector<float>& mode_hz, std::uint64_t seed);
+
+// An artifact parsed and a Detector created over an arena of exactly the
+// size it needs. `status` says why, if either step failed.
+struct LoadedModel {
+  core::Status status = core::Status::kOk;
+  core::ModelView view;
+  std::vector<std::uint64_t> arena;
+  core::Detector detector;
+
+  explicit LoadedModel(const std::vector<std::uint8_t>& bytes);
+};
 
 // Re-computes the trailing CRC after a test edits bytes, so validation
 // behind the CRC check is what gets exercised.

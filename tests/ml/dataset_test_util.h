@@ -23,14 +23,12 @@ inline std::filesystem::path SourceDir() { return EDGEFLEET_SOURCE_DIR; }
 // The packed recordings shipped in the repository.
 inline std::filesystem::path PackedPath() { return SourceDir() / "data" / "ceiling-fan.efr"; }
 
-// The original CSV recordings, when this machine has them.
+// The original CSV recordings, when ../shared sits beside the checkout (on
+// developers' machines and in CI; not on a user's).
 inline std::optional<std::filesystem::path> CsvFolder() {
-  for (const std::filesystem::path& dir :
-       {SourceDir() / ".." / "shared" / "data" / "ceiling-fan",
-        std::filesystem::path("/work/shared/data/ceiling-fan")}) {
-    std::error_code ec;
-    if (std::filesystem::exists(dir / "normal_off.csv", ec)) return dir.lexically_normal();
-  }
+  const std::filesystem::path dir = SourceDir() / ".." / "shared" / "data" / "ceiling-fan";
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "normal_off.csv", ec)) return dir.lexically_normal();
   return std::nullopt;
 }
 
