@@ -6,6 +6,7 @@
 
 #include "cli/data_pack.h"
 #include "cli/inspect.h"
+#include "cli/train.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"edgefleet: keeps a fleet of edge AI devices and a cloud in sync."};
@@ -29,6 +30,25 @@ int main(int argc, char** argv) {
   pack->add_option("--out", out, "packed file to write (replaced atomically)")->required();
   pack->add_option("--level", level, "zstd compression level")->check(CLI::Range(1, 22))->capture_default_str();
 
+  edgefleet::cli::TrainArgs train_args;
+  CLI::App* train = app.add_subcommand("train", "Train the edge artifact and the cloud model on recordings.");
+  train->add_option("--data", train_args.data,
+                    "recordings: a folder of normal_*.csv and anomaly_*.csv, or a packed file (default: the shipped recordings)");
+  train->add_option("--out", train_args.out, "folder to write edge.efm, cloud.efcm and the training report to")->required();
+  train->add_option("--seed", train_args.seed, "seed of the split and of training")->capture_default_str();
+  train->add_option("--modes", train_args.modes, "operating modes to recognise")->check(CLI::Range(1, 8))->capture_default_str();
+  train->add_flag("--quiet", train_args.quiet, "no per-epoch progress");
+
+  edgefleet::cli::EvalArgs eval_args;
+  CLI::App* eval = app.add_subcommand("eval", "Edge-only, hybrid and cloud-only results on the held-out test captures.");
+  eval->add_option("--data", eval_args.data, "recordings, as for train (default: the shipped recordings)");
+  eval->add_option("--models", eval_args.models, "folder written by edgefleet train")->required();
+  eval->add_option("--seed", eval_args.seed, "the split's seed (the one used to train)")->capture_default_str();
+  eval->add_flag("--json", eval_args.json, "one JSON object");
+  eval->add_option("--scores", eval_args.scores, "write one CSV row per evaluated window");
+  eval->add_option("--sweep-csv", eval_args.sweep_csv, "write the k_low/k_high zone sweep as CSV");
+  eval->add_option("--sweep-svg", eval_args.sweep_svg, "write the zone sweep plot (SVG)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -36,5 +56,7 @@ int main(int argc, char** argv) {
   }
   if (inspect->parsed()) return edgefleet::cli::InspectModel(artifact, json);
   if (pack->parsed()) return edgefleet::cli::PackData(from, out, level);
+  if (train->parsed()) return edgefleet::cli::Train(train_args);
+  if (eval->parsed()) return edgefleet::cli::Eval(eval_args);
   return 2;
 }

@@ -119,6 +119,11 @@ DataResult<Dataset> LoadPacked(const std::filesystem::path& path);
 DataStatus WritePacked(const Dataset& dataset, const std::filesystem::path& path,
                        int zstd_level = 19);
 
+// Replaces `path` with `bytes` atomically: a temporary file beside it,
+// fsync, rename, fsync of the directory. A crash leaves the old file or the
+// new one, never a mix. Used for every file the ml pipeline writes.
+DataStatus WriteFileAtomically(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+
 // A directory is read as a CSV folder, anything else as a packed file.
 DataResult<Dataset> LoadRecordings(const std::filesystem::path& path);
 

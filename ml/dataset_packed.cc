@@ -300,6 +300,10 @@ DataResult<Dataset> DecodePackedImpl(std::span<const std::uint8_t> bytes) {
   return ParsePayload(payload);
 }
 
+
+
+}  // namespace
+
 DataStatus WriteFileAtomically(const fs::path& path, std::span<const std::uint8_t> bytes) {
   const fs::path tmp = fs::path(path).concat(".tmp");
   const auto fail = [&](const std::string& action, int err) {
@@ -342,9 +346,6 @@ DataStatus WriteFileAtomically(const fs::path& path, std::span<const std::uint8_
   }
   return DataStatus{};
 }
-
-
-}  // namespace
 
 DataResult<std::vector<std::uint8_t>> EncodePacked(const Dataset& dataset, int zstd_level) {
   return Guarded("packing the dataset", [&] { return EncodePackedImpl(dataset, zstd_level); });
