@@ -20,13 +20,25 @@ constexpr std::uint32_t kMaxModes = 16;
 constexpr std::uint32_t kMaxLayers = 16;
 constexpr std::uint32_t kMaxBank = 1u << 20;
 
-// Mean squared distance from z to its k nearest columns of bank.
-float NeighbourScore(const Eigen::MatrixXf& bank, const Eigen::VectorXf& z, std::uint32_t k) {
-  if (bank.cols() == 0) return 0.0f;
-  Eigen::VectorXf d = (bank.colwise() - z).colwise().squaredNorm().transpose();
-  const auto take = std::min<Eigen::Index>(k, d.size());
-  std::partial_sort(d.data(), d.data() + take, d.data() + d.size());
-  return d.head(take).mean() / static_cast<float>(z.size());
+// Mean squared distance of each column of z to its k nearest columns of the
+// mode's bank, per feature: one matrix product for the whole batch.
+Eigen::VectorXf NeighbourScores(const CloudMode& mode, const Eigen::MatrixXf& z, std::uint32_t k) {
+  Eigen::VectorXf out = Eigen::VectorXf::Zero(z.cols());
+  if (mode.bank.cols() == 0 || z.cols() == 0) return out;
+  Eigen::VectorXf norms = mode.bank_norms;
+  if (norms.size() != mode.bank.cols()) norms = mode.bank.colwise().squaredNorm().transpose();
+  Eigen::MatrixXf d = -2.0f * (mode.bank.transpose() * z);  // bank x batch
+  d.colwise() += norms;
+  const Eigen::RowVectorXf z_norms = z.colwise().squaredNorm();
+  const auto take = std::min<Eigen::Index>(k, d.rows());
+  for (Eigen::Index c = 0; c < z.cols(); ++c) {
+    float* col = d.col(c).data();
+    std::partial_sort(col, col + take, col + d.rows());
+    float sum = 0.0f;
+    for (Eigen::Index j = 0; j < take; ++j) sum += std::max(0.0f, col[j] + z_norms[c]);
+    out[c] = sum / static_cast<float>(take) / static_cast<float>(z.rows());
+  }
+  return out;
 }
 
 class Writer {
@@ -113,7 +125,7 @@ CloudScore ScoreFeatures(const CloudModel& model, const float* selector_features
   const Eigen::Map<const Eigen::VectorXf> inv_scale(mode.inv_scale.data(), n);
   const Eigen::VectorXf z = (f - offset).cwiseProduct(inv_scale);
   const float mse = mode.autoencoder.ReconstructionMse(z)[0];
-  s.score = mse * mode.autoencoder_scale + NeighbourScore(mode.bank, z, model.neighbours) * mode.neighbour_scale;
+  s.score = mse * mode.autoencoder_scale + NeighbourScores(mode, z, model.neighbours)[0] * mode.neighbour_scale;
   s.anomaly = s.score > model.threshold;
   return s;
 }
@@ -155,11 +167,11 @@ std::vector<CloudScore> ScoreBatch(const CloudModel& model, SpectralFeatures& fe
     Eigen::MatrixXf batch(dims, static_cast<Eigen::Index>(members[mode].size()));
     for (std::size_t j = 0; j < members[mode].size(); ++j) batch.col(static_cast<Eigen::Index>(j)) = z.col(members[mode][j]);
     const Eigen::VectorXf mse = m.autoencoder.ReconstructionMse(batch);
+    const Eigen::VectorXf neighbours = NeighbourScores(m, batch, model.neighbours);
     for (std::size_t j = 0; j < members[mode].size(); ++j) {
       const auto col = static_cast<Eigen::Index>(j);
       CloudScore& s = out[static_cast<std::size_t>(members[mode][j])];
-      s.score = mse[col] * m.autoencoder_scale +
-                NeighbourScore(m.bank, batch.col(col), model.neighbours) * m.neighbour_scale;
+      s.score = mse[col] * m.autoencoder_scale + neighbours[col] * m.neighbour_scale;
       s.anomaly = s.score > model.threshold;
     }
   }
@@ -278,6 +290,7 @@ DataResult<CloudModel> DecodeCloudModel(std::span<const std::uint8_t> bytes) {
     if (!r.Floats(mode.bank.data(), static_cast<std::size_t>(bank) * features) || !r.F32(&mode.neighbour_scale)) {
       return corrupt();
     }
+    mode.PrepareBank();
     m.modes.push_back(std::move(mode));
   }
   if (r.left() != 0) return corrupt();

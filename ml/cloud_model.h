@@ -43,6 +43,11 @@ struct CloudMode {
   float autoencoder_scale = 1.0f;  // 1 / typical training MSE of this mode
   Eigen::MatrixXf bank;            // features x stored normal windows (normalised)
   float neighbour_scale = 1.0f;    // 1 / typical training neighbour distance
+  // Squared norms of the bank's columns (derived, not stored in the file):
+  // distances become one matrix product, |b|^2 - 2 b.z + |z|^2.
+  Eigen::VectorXf bank_norms;
+
+  void PrepareBank() { bank_norms = bank.colwise().squaredNorm().transpose(); }
 };
 
 struct CloudModel {

@@ -1,0 +1,76 @@
+// The cloud detector's speed, one window at a time and batched, on real
+// windows with the model `edgefleet train` makes from the shipped recordings
+// (trained once at start-up, a few seconds). Results: docs/BENCHMARKS.md.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "ml/cloud_model.h"
+#include "ml/dataset.h"
+#include "ml/training.h"
+
+namespace {
+
+using edgefleet::ml::CloudModel;
+
+struct Fixture {
+  CloudModel cloud;
+  Eigen::MatrixXf windows;  // 300 x 1024 real windows
+};
+
+const Fixture& Get() {
+  static const Fixture fixture = [] {
+    Fixture f;
+    auto path = edgefleet::ml::DefaultDataPath();
+    auto data = path.ok() ? edgefleet::ml::LoadRecordings(path.value)
+                          : edgefleet::ml::DataResult<edgefleet::ml::Dataset>::Fail(path.error);
+    if (!data.ok()) {
+      std::fprintf(stderr, "%s\n", data.error.c_str());
+      std::exit(1);
+    }
+    auto trained = edgefleet::ml::TrainModels(data.value, edgefleet::ml::PipelineConfig());
+    if (!trained.ok()) {
+      std::fprintf(stderr, "%s\n", trained.error.c_str());
+      std::exit(1);
+    }
+    f.cloud = std::move(trained.value.cloud);
+    const auto refs = edgefleet::ml::Windows(data.value);
+    f.windows.resize(300, 1024);
+    for (Eigen::Index i = 0; i < 1024; ++i) {
+      const auto& ref = refs[static_cast<std::size_t>(i) * refs.size() / 1024];
+      if (!edgefleet::ml::WindowValues(data.value, ref, std::span<float>(f.windows.col(i).data(), 300))) std::exit(1);
+    }
+    return f;
+  }();
+  return fixture;
+}
+
+void BM_CloudScoreOne(benchmark::State& state) {
+  const Fixture& f = Get();
+  edgefleet::ml::SpectralFeatures features(100, 3);
+  Eigen::Index i = 0;
+  for (auto _ : state) {
+    auto s = edgefleet::ml::Score(f.cloud, features, std::span<const float>(f.windows.col(i).data(), 300));
+    benchmark::DoNotOptimize(s);
+    i = (i + 1) % f.windows.cols();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CloudScoreOne);
+
+void BM_CloudScoreBatch(benchmark::State& state) {
+  const Fixture& f = Get();
+  edgefleet::ml::SpectralFeatures features(100, 3);
+  const Eigen::MatrixXf batch = f.windows.leftCols(state.range(0));
+  for (auto _ : state) {
+    auto s = edgefleet::ml::ScoreBatch(f.cloud, features, batch);
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_CloudScoreBatch)->Arg(16)->Arg(128)->Arg(1024);
+
+}  // namespace
+
+BENCHMARK_MAIN();
