@@ -3,8 +3,10 @@
 #   edgefleet_library(NAME name SRCS ... [DEPS ...] [PUBLIC_DEPS ...] [FREESTANDING])
 #       -> target edgefleet_<name>, alias edgefleet::<name>
 #   edgefleet_executable(NAME name SRCS ... [DEPS ...])   -> build/bin/<name>
-#   edgefleet_test(NAME name SRCS ... [DEPS ...] [LABELS ...])
-#       -> a GoogleTest binary registered with ctest through gtest_discover_tests
+#   edgefleet_test(NAME name SRCS ... [DEPS ...] [LABELS ...] [TEST_FILTER expr])
+#       -> a GoogleTest binary registered with ctest through gtest_discover_tests,
+#          one ctest test per test case (only those matching TEST_FILTER, a
+#          --gtest_filter expression, when given)
 
 include(GoogleTest)
 
@@ -50,17 +52,22 @@ function(edgefleet_executable)
 endfunction()
 
 function(edgefleet_test)
-  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TEST_FILTER" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${ARG_NAME} PRIVATE edgefleet_warnings edgefleet_sanitize
     GTest::gtest GTest::gtest_main GTest::gmock ${ARG_DEPS})
   target_compile_definitions(${ARG_NAME} PRIVATE
     EDGEFLEET_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  set(filter_args)
+  if(ARG_TEST_FILTER)
+    set(filter_args TEST_FILTER ${ARG_TEST_FILTER})
+  endif()
   gtest_discover_tests(${ARG_NAME}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES LABELS "${ARG_LABELS}"
-    DISCOVERY_TIMEOUT 60)
+    DISCOVERY_TIMEOUT 60
+    ${filter_args})
 endfunction()
 
 find_package(GTest REQUIRED)

@@ -1,0 +1,1069 @@
+// The Store over either SQL back end: validation, the connection pool, the
+// transaction runner and every query, written once (see sql.h for why).
+
+#include <bit>
+#include <condition_variable>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+
+#include "common/crypto.h"
+#include "common/text.h"
+#include "server/store/sql.h"
+
+namespace edgefleet::store::sql {
+namespace {
+
+using common::Ok;
+
+Error Invalid(std::string message) { return Error(ErrorCode::kInvalidArgument, std::move(message)); }
+
+// ---- validation -------------------------------------------------------------------------
+
+// Device ids appear in MQTT topics and URLs: a conservative alphabet.
+Expected<void> CheckDeviceId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes) {
+    return Invalid("device id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes");
+  }
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return Invalid("device id may hold only letters, digits and - _ . :");
+  }
+  return Ok();
+}
+
+Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes,
+                         bool allow_empty) {
+  if (!allow_empty && text.empty()) return Invalid(std::string(field) + " is empty");
+  if (text.size() > max_bytes) {
+    return Invalid(std::string(field) + " is longer than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (text.find('\0') != std::string_view::npos) return Invalid(std::string(field) + " holds a NUL byte");
+  if (!common::IsValidUtf8(text)) return Invalid(std::string(field) + " is not valid UTF-8");
+  return Ok();
+}
+
+// A file name under the server's data dir: no path separators, no "..".
+Expected<void> CheckFilename(std::string_view name) {
+  if (name.empty() || name.size() > kMaxShortTextBytes || name == "." || name == "..") {
+    return Invalid("model filename must be a plain file name");
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return Invalid("model filename may hold only letters, digits and - _ .");
+  }
+  return Ok();
+}
+
+Expected<void> CheckTokenHash(std::string_view hash) {
+  if (!common::IsSha256Hex(hash)) return Invalid("token hash is not 64 lowercase hex digits");
+  return Ok();
+}
+
+Expected<void> CheckAtLeast(std::string_view field, std::int64_t value, std::int64_t minimum) {
+  if (value < minimum) {
+    return Invalid(std::string(field) + " is " + std::to_string(value) + ", below " +
+                   std::to_string(minimum));
+  }
+  return Ok();
+}
+
+Expected<void> CheckFinite(std::string_view field, double value, double lo, double hi) {
+  if (!std::isfinite(value) || value < lo || value > hi) {
+    return Invalid(std::string(field) + " is not a finite number in range");
+  }
+  return Ok();
+}
+
+constexpr double kMax = std::numeric_limits<double>::max();
+
+Expected<void> CheckWindow(std::string_view field, const std::vector<float>& values) {
+  if (values.size() != kWindowValues) {
+    return Invalid(std::string(field) + " holds " + std::to_string(values.size()) + " values, not " +
+                   std::to_string(kWindowValues));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return Invalid(std::string(field) + "[" + std::to_string(i) + "] is not finite");
+    }
+  }
+  return Ok();
+}
+
+Expected<void> CheckJsonObject(std::string_view field, std::string_view json) {
+  EDGEFLEET_RETURN_IF_ERROR(CheckText(field, json, kMaxJsonBytes, false));
+  const auto first = json.find_first_not_of(" \t\r\n");
+  // accept() runs the SAX parser without building a document and does not throw.
+  if (first == std::string_view::npos || json[first] != '{' || !nlohmann::json::accept(json)) {
+    return Invalid(std::string(field) + " is not a JSON object");
+  }
+  return Ok();
+}
+
+Expected<void> CheckDecision(std::string_view decision) {
+  if (decision.empty() || decision.size() > 32) return Invalid("decision must be 1 to 32 bytes");
+  for (const char c : decision) {
+    if (!((c >= 'a' && c <= 'z') || c == '_')) return Invalid("decision may hold only a-z and _");
+  }
+  return Ok();
+}
+
+Expected<void> CheckModel(const Model& m) {
+  EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model version", m.version, 1));
+  EDGEFLEET_RETURN_IF_ERROR(CheckText("model_id", m.model_id, kMaxIdBytes, false));
+  EDGEFLEET_RETURN_IF_ERROR(CheckFilename(m.filename));
+  EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("size_bytes", m.size_bytes, 1));
+  if (!common::IsSha256Hex(m.sha256)) return Invalid("model sha256 is not 64 lowercase hex digits");
+  const auto signature = common::Base64Decode(m.signature);
+  if (!signature.ok() || signature->size() != common::kEd25519SignatureBytes) {
+    return Invalid("model signature is not the base64 of a 64-byte Ed25519 signature");
+  }
+  EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("min_device_ram_mb", m.min_device_ram_mb, 0));
+  EDGEFLEET_RETURN_IF_ERROR(
+      CheckText("min_firmware_version", m.min_firmware_version, kMaxShortTextBytes, true));
+  const ModelThresholds& t = m.thresholds;
+  for (const double v : {t.low, t.high, t.mu, t.sigma, t.k_low, t.k_high}) {
+    if (!std::isfinite(v)) return Invalid("model thresholds must be finite");
+  }
+  if (t.low > t.high) return Invalid("model threshold low is above high");
+  if (t.sigma < 0) return Invalid("model sigma is negative");
+  return Ok();
+}
+
+Expected<void> CheckEscalation(const Escalation& e) {
+  EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(e.device_id));
+  EDGEFLEET_RETURN_IF_ERROR(CheckWindow("features", e.features));
+  EDGEFLEET_RETURN_IF_ERROR(CheckFinite("edge_mse", e.edge_mse, 0, kMax));
+  EDGEFLEET_RETURN_IF_ERROR(CheckFinite("cloud_mse", e.cloud_mse, 0, kMax));
+  EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model_version", e.model_version, 0));
+  if (e.label != 0 && e.label != 1) return Invalid("label must be 0 or 1");
+  EDGEFLEET_RETURN_IF_ERROR(CheckFinite("confidence", e.confidence, 0, 1));
+  return Ok();
+}
+
+Expected<void> CheckReport(const DeviceReport& r) {
+  if (r.model_version) EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model_version", *r.model_version, 0));
+  if (r.firmware_version) {
+    EDGEFLEET_RETURN_IF_ERROR(
+        CheckText("firmware_version", *r.firmware_version, kMaxShortTextBytes, true));
+  }
+  if (r.ram_mb) EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("ram_mb", *r.ram_mb, 0));
+  if (r.buffer_depth) EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("buffer_depth", *r.buffer_depth, 0));
+  if (r.backoff) {
+    EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("backoff failures", r.backoff->failures, 0));
+    EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("backoff delay_ms", r.backoff->delay_ms, 0));
+  }
+  if (r.dropped_rows) EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("dropped_rows", *r.dropped_rows, 0));
+  if (r.health_json) EDGEFLEET_RETURN_IF_ERROR(CheckJsonObject("health", *r.health_json));
+  return Ok();
+}
+
+template <typename RowT>
+Expected<void> CheckSeqs(std::string_view kind, const std::vector<RowT>& rows) {
+  if (rows.size() > kMaxBatchRows) {
+    return Invalid(std::string(kind) + ": more than " + std::to_string(kMaxBatchRows) + " rows");
+  }
+  std::unordered_set<std::int64_t> seen;
+  seen.reserve(rows.size());
+  for (const RowT& row : rows) {
+    if (row.seq < 0) return Invalid(std::string(kind) + ": negative seq");
+    if (!seen.insert(row.seq).second) {
+      return Invalid(std::string(kind) + ": seq " + std::to_string(row.seq) + " appears twice");
+    }
+  }
+  return Ok();
+}
+
+Expected<void> CheckBatch(const SyncBatch& batch) {
+  EDGEFLEET_RETURN_IF_ERROR(CheckSeqs("inferences", batch.inferences));
+  EDGEFLEET_RETURN_IF_ERROR(CheckSeqs("hard_samples", batch.hard_samples));
+  EDGEFLEET_RETURN_IF_ERROR(CheckSeqs("health", batch.health));
+  for (const InferenceRow& r : batch.inferences) {
+    auto ok = [&]() -> Expected<void> {
+      EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model_version", r.model_version, 0));
+      EDGEFLEET_RETURN_IF_ERROR(CheckDecision(r.decision));
+      EDGEFLEET_RETURN_IF_ERROR(CheckFinite("confidence", r.confidence, 0, 1));
+      EDGEFLEET_RETURN_IF_ERROR(CheckFinite("mse", r.mse, 0, kMax));
+      EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("latency_us", r.latency_us, 0));
+      EDGEFLEET_RETURN_IF_ERROR(CheckText("input_hash", r.input_hash, kMaxShortTextBytes, true));
+      return Ok();
+    }();
+    if (!ok.ok()) return std::move(ok).error().WithContext("inference seq " + std::to_string(r.seq));
+  }
+  for (const HardSampleRow& r : batch.hard_samples) {
+    auto ok = [&]() -> Expected<void> {
+      EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model_version", r.model_version, 0));
+      EDGEFLEET_RETURN_IF_ERROR(CheckWindow("window", r.window));
+      EDGEFLEET_RETURN_IF_ERROR(CheckFinite("edge_mse", r.edge_mse, 0, kMax));
+      EDGEFLEET_RETURN_IF_ERROR(CheckFinite("confidence", r.confidence, 0, 1));
+      EDGEFLEET_RETURN_IF_ERROR(CheckDecision(r.decision));
+      return Ok();
+    }();
+    if (!ok.ok()) return std::move(ok).error().WithContext("hard sample seq " + std::to_string(r.seq));
+  }
+  for (const HealthRow& r : batch.health) {
+    auto ok = [&]() -> Expected<void> {
+      EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("model_version", r.model_version, 0));
+      if (r.period_end_ms < r.period_start_ms) return Invalid("period ends before it starts");
+      EDGEFLEET_RETURN_IF_ERROR(CheckJsonObject("stats", r.stats_json));
+      return Ok();
+    }();
+    if (!ok.ok()) return std::move(ok).error().WithContext("health seq " + std::to_string(r.seq));
+  }
+  return Ok();
+}
+
+// ---- value encoding ---------------------------------------------------------------------
+
+// A window as little-endian float32: exact, compact (1200 bytes), and the
+// same bytes on every host.
+Bytes EncodeFloats(const std::vector<float>& values) {
+  Bytes out(values.size() * 4);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto bits = std::bit_cast<std::uint32_t>(values[i]);
+    for (std::size_t b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<std::uint8_t>(bits >> (8 * b));
+  }
+  return out;
+}
+
+Expected<std::vector<float>> DecodeFloats(const Bytes& bytes) {
+  if (bytes.size() != kWindowValues * 4) {
+    return Error(ErrorCode::kCorrupt,
+                 "stored window has " + std::to_string(bytes.size()) + " bytes, not " +
+                     std::to_string(kWindowValues * 4));
+  }
+  std::vector<float> out(kWindowValues);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t bits = 0;
+    for (std::size_t b = 0; b < 4; ++b) bits |= std::uint32_t{bytes[i * 4 + b]} << (8 * b);
+    out[i] = std::bit_cast<float>(bits);
+  }
+  return out;
+}
+
+Value Text(std::string_view s) { return std::string(s); }
+Value Int(std::int64_t v) { return v; }
+Value Real(double v) { return v; }
+Value Bool(bool v) { return std::int64_t{v ? 1 : 0}; }
+template <typename T>
+Value Optional(const std::optional<T>& v) {
+  if (!v) return Null{};
+  if constexpr (std::is_same_v<T, std::string>) {
+    return *v;
+  } else {
+    return std::int64_t{*v};
+  }
+}
+Value Limit(std::size_t limit) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+}
+
+// ---- queries ------------------------------------------------------------------------------
+
+constexpr std::string_view kLastSeen =
+    "last_seen_ms = CASE WHEN last_seen_ms IS NULL OR last_seen_ms < CAST($2 AS BIGINT)"
+    " THEN CAST($2 AS BIGINT) ELSE last_seen_ms END";
+
+// The first statement of every per-device write: checks that the device
+// exists, moves last_seen forward and, on PostgreSQL, row-locks the device
+// until the transaction ends, which serialises writes of one device.
+const std::string kTouchDevice = "UPDATE devices SET " + std::string(kLastSeen) + " WHERE id = $1";
+
+const std::string kDeviceColumns =
+    "id, token_sha256, created_ms, last_seen_ms, reported_model_version, firmware_version, ram_mb,"
+    " rows_synced, escalations, fallbacks, dropped_rows, buffer_depth, backoff_failures,"
+    " backoff_delay_ms, health_json";
+
+const std::string kModelColumns =
+    "version, model_id, filename, size_bytes, sha256, signature, min_device_ram_mb,"
+    " min_firmware_version, threshold_low, threshold_high, mu, sigma, k_low, k_high, created_ms,"
+    " status";
+
+const std::string kEscalationColumns =
+    "id, device_id, received_ms, features, edge_mse, model_version, cloud_mse, label, confidence,"
+    " archived";
+
+Expected<Device> ReadDevice(const Row& row) {
+  RowReader r(row);
+  Device d;
+  d.id = r.Text(0);
+  d.token_sha256 = r.Text(1);
+  d.created_ms = r.Int(2);
+  d.last_seen_ms = r.OptionalInt(3);
+  d.reported_model_version = r.OptionalInt(4);
+  d.firmware_version = r.Text(5);
+  d.ram_mb = r.OptionalInt(6);
+  d.counters.rows_synced = r.Int(7);
+  d.counters.escalations = r.Int(8);
+  d.counters.fallbacks = r.Int(9);
+  d.counters.dropped_rows = r.Int(10);
+  d.buffer_depth = r.Int(11);
+  d.backoff.failures = r.Int(12);
+  d.backoff.delay_ms = r.Int(13);
+  d.health_json = r.Text(14);
+  EDGEFLEET_RETURN_IF_ERROR(r.status());
+  return d;
+}
+
+Expected<Model> ReadModel(const Row& row) {
+  RowReader r(row);
+  Model m;
+  m.version = r.Int(0);
+  m.model_id = r.Text(1);
+  m.filename = r.Text(2);
+  m.size_bytes = r.Int(3);
+  m.sha256 = r.Text(4);
+  m.signature = r.Text(5);
+  m.min_device_ram_mb = r.Int(6);
+  m.min_firmware_version = r.Text(7);
+  m.thresholds.low = r.Double(8);
+  m.thresholds.high = r.Double(9);
+  m.thresholds.mu = r.Double(10);
+  m.thresholds.sigma = r.Double(11);
+  m.thresholds.k_low = r.Double(12);
+  m.thresholds.k_high = r.Double(13);
+  m.created_ms = r.Int(14);
+  const std::string status = r.Text(15);
+  EDGEFLEET_RETURN_IF_ERROR(r.status());
+  auto parsed = ParseModelStatus(status);
+  if (!parsed.ok()) return Error(ErrorCode::kCorrupt, "stored model status '" + status + "' is unknown");
+  m.status = *parsed;
+  return m;
+}
+
+Expected<Escalation> ReadEscalation(const Row& row) {
+  RowReader r(row);
+  Escalation e;
+  e.id = r.Int(0);
+  e.device_id = r.Text(1);
+  e.received_ms = r.Int(2);
+  const Bytes features = r.Blob(3);
+  e.edge_mse = r.Double(4);
+  e.model_version = r.Int(5);
+  e.cloud_mse = r.Double(6);
+  e.label = r.Int(7);
+  e.confidence = r.Double(8);
+  e.archived = r.Int(9) != 0;
+  EDGEFLEET_RETURN_IF_ERROR(r.status());
+  EDGEFLEET_ASSIGN_OR_RETURN(e.features, DecodeFloats(features));
+  return e;
+}
+
+Expected<UpdateStatusEntry> ReadStatusEntry(const Row& row) {
+  RowReader r(row);
+  UpdateStatusEntry e;
+  e.id = r.Int(0);
+  const std::string status = r.Text(1);
+  e.version = r.Int(2);
+  e.error = r.Text(3);
+  e.reported_ms = r.Int(4);
+  EDGEFLEET_RETURN_IF_ERROR(r.status());
+  auto parsed = ParseUpdateStatus(status);
+  if (!parsed.ok()) return Error(ErrorCode::kCorrupt, "stored update status '" + status + "' is unknown");
+  e.status = *parsed;
+  return e;
+}
+
+bool AllowedTransition(ModelStatus from, ModelStatus to) {
+  struct Edge {
+    ModelStatus from, to;
+  };
+  static constexpr Edge kTransitions[] = {
+      {ModelStatus::kPublished, ModelStatus::kHalted},
+      {ModelStatus::kHalted, ModelStatus::kReleased},
+      {ModelStatus::kReleased, ModelStatus::kHalted},
+  };
+  if (from == to) return true;
+  for (const Edge& e : kTransitions) {
+    if (e.from == from && e.to == to) return true;
+  }
+  return false;
+}
+
+Error DeviceNotFound(std::string_view id) {
+  return Error(ErrorCode::kNotFound, "device '" + std::string(id) + "' is not registered");
+}
+
+// ---- connection pool --------------------------------------------------------------------
+
+class Pool;
+
+// A checked-out connection; returned to the pool when destroyed.
+class Lease {
+ public:
+  Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+  Lease(Lease&& other) noexcept = default;
+  Lease& operator=(Lease&&) = delete;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease();
+
+  Connection& conn() { return *conn_; }
+
+ private:
+  Pool* pool_;
+  std::unique_ptr<Connection> conn_;
+};
+
+class Pool {
+ public:
+  Pool(Backend& backend, std::size_t max_connections)
+      : backend_(backend), max_(max_connections == 0 ? 1 : max_connections) {}
+
+  // Adds a connection opened elsewhere (the one that ran the migrations).
+  void Adopt(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(mu_);
+    ++open_;
+    idle_.push_back(std::move(conn));
+  }
+
+  Expected<Lease> Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !idle_.empty() || open_ < max_; });
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = backend_.Connect();
+    if (!conn.ok()) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      return std::move(conn).error();
+    }
+    return Lease(this, std::move(conn).value());
+  }
+
+  void Release(std::unique_ptr<Connection> conn) {
+    if (!conn) return;  // a moved-from lease
+    {
+      std::lock_guard lock(mu_);
+      if (conn->broken()) {
+        --open_;
+      } else {
+        idle_.push_back(std::move(conn));
+      }
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  Backend& backend_;
+  const std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;
+};
+
+Lease::~Lease() {
+  if (conn_) pool_->Release(std::move(conn_));
+}
+
+// ---- the store ----------------------------------------------------------------------------
+
+class SqlStore final : public Store {
+ public:
+  SqlStore(std::unique_ptr<Backend> backend, const StoreOptions& options)
+      : backend_(std::move(backend)), pool_(*backend_, options.max_connections) {}
+
+  // Opens the first connection, migrates, and keeps it in the pool.
+  Expected<void> Init() {
+    EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, backend_->Connect());
+    EDGEFLEET_RETURN_IF_ERROR(ApplyMigrations(*conn, backend_->migrations()));
+    pool_.Adopt(std::move(conn));
+    return Ok();
+  }
+
+  std::string_view backend() const override { return backend_->name(); }
+
+  Expected<int> SchemaVersion() override {
+    return Transact(TxnKind::kRead, [](Connection& c) { return ReadSchemaVersion(c); });
+  }
+
+  // ---- devices ----
+
+  Expected<void> AddDevice(std::string_view id, std::string_view token_sha256,
+                           std::int64_t created_ms) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(id));
+    EDGEFLEET_RETURN_IF_ERROR(CheckTokenHash(token_sha256));
+    const Value params[] = {Text(id), Text(token_sha256), Int(created_ms)};
+    auto added = Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<void> {
+      EDGEFLEET_RETURN_IF_ERROR(c.Execute(
+          "INSERT INTO devices (id, token_sha256, created_ms) VALUES ($1, $2, $3)", params));
+      return Ok();
+    });
+    if (!added.ok() && added.error().code() == ErrorCode::kAlreadyExists) {
+      return Error(ErrorCode::kAlreadyExists, "device '" + std::string(id) + "' already exists");
+    }
+    return added;
+  }
+
+  Expected<void> AuthenticateDevice(std::string_view id, std::string_view token_sha256) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckTokenHash(token_sha256));
+    const Error denied(ErrorCode::kUnauthenticated, "unknown device or wrong token");
+    if (!CheckDeviceId(id).ok()) return denied;
+    const Value params[] = {Text(id)};
+    EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, Transact(TxnKind::kRead, [&](Connection& c) {
+                                 return c.Query("SELECT token_sha256 FROM devices WHERE id = $1", params);
+                               }));
+    // Compare against a dummy when the device is unknown, so both paths cost the same.
+    const std::string stored = rows.empty() ? std::string(64, '0') : RowReader(rows[0]).Text(0);
+    const bool match = common::ConstantTimeEquals(stored, token_sha256);
+    if (rows.empty() || !match) return denied;
+    return Ok();
+  }
+
+  Expected<Device> GetDevice(std::string_view id) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(id));
+    const Value params[] = {Text(id)};
+    const std::string sql = "SELECT " + kDeviceColumns + " FROM devices WHERE id = $1";
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Device> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, params));
+      if (rows.empty()) return DeviceNotFound(id);
+      return ReadDevice(rows[0]);
+    });
+  }
+
+  Expected<std::vector<Device>> ListDevices() override {
+    const std::string sql = "SELECT " + kDeviceColumns + " FROM devices ORDER BY id";
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<Device>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, {}));
+      std::vector<Device> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        EDGEFLEET_ASSIGN_OR_RETURN(Device d, ReadDevice(row));
+        out.push_back(std::move(d));
+      }
+      return out;
+    });
+  }
+
+  Expected<void> RecordDeviceReport(std::string_view id, const DeviceReport& report) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(id));
+    EDGEFLEET_RETURN_IF_ERROR(CheckReport(report));
+    static const std::string sql =
+        "UPDATE devices SET " + std::string(kLastSeen) +
+        ", reported_model_version = COALESCE(CAST($3 AS BIGINT), reported_model_version)"
+        ", firmware_version = COALESCE(CAST($4 AS TEXT), firmware_version)"
+        ", ram_mb = COALESCE(CAST($5 AS BIGINT), ram_mb)"
+        ", buffer_depth = COALESCE(CAST($6 AS BIGINT), buffer_depth)"
+        ", backoff_failures = COALESCE(CAST($7 AS BIGINT), backoff_failures)"
+        ", backoff_delay_ms = COALESCE(CAST($8 AS BIGINT), backoff_delay_ms)"
+        ", dropped_rows = COALESCE(CAST($9 AS BIGINT), dropped_rows)"
+        ", health_json = COALESCE(CAST($10 AS TEXT), health_json)"
+        " WHERE id = $1";
+    const Value params[] = {
+        Text(id),
+        Int(report.seen_ms),
+        Optional(report.model_version),
+        Optional(report.firmware_version),
+        Optional(report.ram_mb),
+        Optional(report.buffer_depth),
+        report.backoff ? Int(report.backoff->failures) : Value(Null{}),
+        report.backoff ? Int(report.backoff->delay_ms) : Value(Null{}),
+        Optional(report.dropped_rows),
+        Optional(report.health_json),
+    };
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<void> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(sql, params));
+      if (changed == 0) return DeviceNotFound(id);
+      return Ok();
+    });
+  }
+
+  // ---- admin tokens ----
+
+  Expected<void> AddAdminToken(std::string_view token_sha256, std::string_view label,
+                               std::int64_t created_ms) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckTokenHash(token_sha256));
+    EDGEFLEET_RETURN_IF_ERROR(CheckText("admin token label", label, kMaxShortTextBytes, true));
+    const Value params[] = {Text(token_sha256), Text(label), Int(created_ms)};
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<void> {
+      EDGEFLEET_RETURN_IF_ERROR(c.Execute(
+          "INSERT INTO admin_tokens (token_sha256, label, created_ms) VALUES ($1, $2, $3)", params));
+      return Ok();
+    });
+  }
+
+  Expected<void> AuthenticateAdmin(std::string_view token_sha256) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckTokenHash(token_sha256));
+    const Value params[] = {Text(token_sha256)};
+    // The lookup is by the hash of a random token: timing reveals nothing
+    // usable about a token, only about hashes an attacker cannot invert.
+    EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, Transact(TxnKind::kRead, [&](Connection& c) {
+                                 return c.Query("SELECT 1 FROM admin_tokens WHERE token_sha256 = $1",
+                                                params);
+                               }));
+    if (rows.empty()) return Error(ErrorCode::kUnauthenticated, "unknown admin token");
+    return Ok();
+  }
+
+  // ---- models ----
+
+  Expected<void> PublishModel(const Model& m) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckModel(m));
+    static const std::string insert =
+        "INSERT INTO models (" + kModelColumns +
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    const Value params[] = {
+        Int(m.version),          Text(m.model_id),           Text(m.filename),
+        Int(m.size_bytes),       Text(m.sha256),             Text(m.signature),
+        Int(m.min_device_ram_mb), Text(m.min_firmware_version), Real(m.thresholds.low),
+        Real(m.thresholds.high), Real(m.thresholds.mu),      Real(m.thresholds.sigma),
+        Real(m.thresholds.k_low), Real(m.thresholds.k_high),  Int(m.created_ms),
+        Text(ToString(ModelStatus::kPublished)),
+    };
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<void> {
+      // Serialises publishers, so "above every earlier version" holds under
+      // concurrency on PostgreSQL too.
+      EDGEFLEET_RETURN_IF_ERROR(c.Lock(LockId::kModels));
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query("SELECT MAX(version) FROM models", {}));
+      RowReader r(rows.at(0));
+      const std::optional<std::int64_t> latest = r.OptionalInt(0);
+      EDGEFLEET_RETURN_IF_ERROR(r.status());
+      if (latest && m.version <= *latest) {
+        const Value version[] = {Int(m.version)};
+        EDGEFLEET_ASSIGN_OR_RETURN(const Rows same,
+                                   c.Query("SELECT 1 FROM models WHERE version = $1", version));
+        if (!same.empty()) {
+          return Error(ErrorCode::kAlreadyExists,
+                       "model version " + std::to_string(m.version) + " already exists");
+        }
+        return Error(ErrorCode::kConflict, "model version " + std::to_string(m.version) +
+                                               " is not above the latest, " + std::to_string(*latest));
+      }
+      EDGEFLEET_RETURN_IF_ERROR(c.Execute(insert, params));
+      return Ok();
+    });
+  }
+
+  Expected<Model> GetModel(std::int64_t version) override {
+    static const std::string sql = "SELECT " + kModelColumns + " FROM models WHERE version = $1";
+    const Value params[] = {Int(version)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Model> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, params));
+      if (rows.empty()) {
+        return Error(ErrorCode::kNotFound, "model version " + std::to_string(version) + " does not exist");
+      }
+      return ReadModel(rows[0]);
+    });
+  }
+
+  Expected<Model> LatestPublishedModel() override {
+    static const std::string sql = "SELECT " + kModelColumns +
+                                   " FROM models WHERE status IN ('published', 'released')"
+                                   " ORDER BY version DESC LIMIT 1";
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Model> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, {}));
+      if (rows.empty()) return Error(ErrorCode::kNotFound, "no published model");
+      return ReadModel(rows[0]);
+    });
+  }
+
+  Expected<std::vector<Model>> ListModels() override {
+    static const std::string sql = "SELECT " + kModelColumns + " FROM models ORDER BY version";
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<Model>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, {}));
+      std::vector<Model> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        EDGEFLEET_ASSIGN_OR_RETURN(Model m, ReadModel(row));
+        out.push_back(std::move(m));
+      }
+      return out;
+    });
+  }
+
+  Expected<void> SetModelStatus(std::int64_t version, ModelStatus status) override {
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<void> {
+      const Value key[] = {Int(version)};
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows,
+                                 c.Query("SELECT status FROM models WHERE version = $1", key));
+      if (rows.empty()) {
+        return Error(ErrorCode::kNotFound, "model version " + std::to_string(version) + " does not exist");
+      }
+      RowReader r(rows[0]);
+      const std::string current_text = r.Text(0);
+      EDGEFLEET_RETURN_IF_ERROR(r.status());
+      auto current = ParseModelStatus(current_text);
+      if (!current.ok()) return Error(ErrorCode::kCorrupt, "stored model status is unknown");
+      if (*current == status) return Ok();
+      if (!AllowedTransition(*current, status)) {
+        return Error(ErrorCode::kFailedPrecondition, std::string("model version ") +
+                                                         std::to_string(version) + " cannot go from " +
+                                                         ToString(*current) + " to " + ToString(status));
+      }
+      // Compare-and-set: a concurrent change in between aborts (and retries) this one.
+      const Value params[] = {Int(version), Text(ToString(status)), Text(current_text)};
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const std::int64_t changed,
+          c.Execute("UPDATE models SET status = $2 WHERE version = $1 AND status = $3", params));
+      if (changed == 0) return Error(ErrorCode::kAborted, "model status changed concurrently");
+      return Ok();
+    });
+  }
+
+  // ---- escalations ----
+
+  Expected<std::int64_t> InsertEscalation(const Escalation& e) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckEscalation(e));
+    static const std::string count =
+        "UPDATE devices SET escalations = escalations + 1, " + std::string(kLastSeen) + " WHERE id = $1";
+    const Value device[] = {Text(e.device_id), Int(e.received_ms)};
+    const Value params[] = {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
+                            Real(e.edge_mse),  Int(e.model_version), Real(e.cloud_mse),
+                            Int(e.label),      Real(e.confidence)};
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::int64_t> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, device));
+      if (changed == 0) return DeviceNotFound(e.device_id);
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query("INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
+                  " cloud_mse, label, confidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                  params));
+      if (rows.size() != 1) return Error(ErrorCode::kInternal, "insert returned no id");
+      RowReader r(rows[0]);
+      const std::int64_t id = r.Int(0);
+      EDGEFLEET_RETURN_IF_ERROR(r.status());
+      return id;
+    });
+  }
+
+  Expected<std::int64_t> CountEscalations(const EscalationRange& range) override {
+    const Value params[] = {Int(range.after_id), Int(range.through_id), Bool(range.include_archived)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::int64_t> {
+      // archived <= 1 is every row, archived <= 0 the unarchived ones.
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query("SELECT COUNT(*) FROM escalations WHERE id > $1 AND id <= $2 AND archived <= $3",
+                  params));
+      RowReader r(rows.at(0));
+      const std::int64_t n = r.Int(0);
+      EDGEFLEET_RETURN_IF_ERROR(r.status());
+      return n;
+    });
+  }
+
+  Expected<std::vector<Escalation>> ListEscalations(const EscalationRange& range,
+                                                    std::size_t limit) override {
+    static const std::string sql = "SELECT " + kEscalationColumns +
+                                   " FROM escalations WHERE id > $1 AND id <= $2 AND archived <= $3"
+                                   " ORDER BY id LIMIT $4";
+    const Value params[] = {Int(range.after_id), Int(range.through_id), Bool(range.include_archived),
+                            Limit(limit)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<Escalation>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, params));
+      std::vector<Escalation> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        EDGEFLEET_ASSIGN_OR_RETURN(Escalation e, ReadEscalation(row));
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  Expected<std::int64_t> ArchiveEscalations(std::span<const std::int64_t> ids) override {
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::int64_t> {
+      std::int64_t archived = 0;
+      for (const std::int64_t id : ids) {
+        const Value params[] = {Int(id)};
+        EDGEFLEET_ASSIGN_OR_RETURN(
+            const std::int64_t changed,
+            c.Execute("UPDATE escalations SET archived = 1 WHERE id = $1 AND archived = 0", params));
+        archived += changed;
+      }
+      return archived;
+    });
+  }
+
+  // ---- update status ----
+
+  Expected<bool> RecordUpdateStatus(const UpdateStatusReport& report) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(report.device_id));
+    EDGEFLEET_RETURN_IF_ERROR(CheckAtLeast("version", report.version, 0));
+    EDGEFLEET_RETURN_IF_ERROR(CheckText("error", report.error, kMaxErrorTextBytes, true));
+    const std::string status = ToString(report.status);
+    const Value touch[] = {Text(report.device_id), Int(report.reported_ms)};
+    const Value device[] = {Text(report.device_id)};
+    const Value insert[] = {Text(report.device_id), Text(status), Int(report.version),
+                            Text(report.error), Int(report.reported_ms)};
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<bool> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(kTouchDevice, touch));
+      if (changed == 0) return DeviceNotFound(report.device_id);
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows latest,
+          c.Query("SELECT status, version, error FROM update_status WHERE device_id = $1"
+                  " ORDER BY id DESC LIMIT 1",
+                  device));
+      if (!latest.empty()) {
+        RowReader r(latest[0]);
+        const std::string s = r.Text(0);
+        const std::int64_t v = r.Int(1);
+        const std::string err = r.Text(2);
+        EDGEFLEET_RETURN_IF_ERROR(r.status());
+        if (s == status && v == report.version && err == report.error) return false;
+      }
+      EDGEFLEET_RETURN_IF_ERROR(c.Execute(
+          "INSERT INTO update_status (device_id, status, version, error, reported_ms)"
+          " VALUES ($1, $2, $3, $4, $5)",
+          insert));
+      return true;
+    });
+  }
+
+  Expected<UpdateStatusEntry> LatestUpdateStatus(std::string_view device_id) override {
+    EDGEFLEET_ASSIGN_OR_RETURN(std::vector<UpdateStatusEntry> entries, History(device_id, true));
+    if (entries.empty()) {
+      return Error(ErrorCode::kNotFound,
+                   "device '" + std::string(device_id) + "' has reported no update status");
+    }
+    return std::move(entries.front());
+  }
+
+  Expected<std::vector<UpdateStatusEntry>> UpdateHistory(std::string_view device_id) override {
+    return History(device_id, false);
+  }
+
+  // ---- sync ----
+
+  Expected<IngestResult> IngestBatch(std::string_view device_id, const SyncBatch& batch,
+                                     std::int64_t received_ms) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(device_id));
+    EDGEFLEET_RETURN_IF_ERROR(CheckBatch(batch));
+    const Value touch[] = {Text(device_id), Int(received_ms)};
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<IngestResult> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t exists, c.Execute(kTouchDevice, touch));
+      if (exists == 0) return DeviceNotFound(device_id);
+      IngestResult result;
+      std::int64_t new_fallbacks = 0;
+      for (const InferenceRow& r : batch.inferences) {
+        const Value params[] = {Text(device_id), Int(r.seq),        Int(r.ts_ms),
+                                Int(r.model_version), Text(r.decision), Real(r.confidence),
+                                Real(r.mse),     Int(r.latency_us), Text(r.input_hash),
+                                Bool(r.fallback), Int(received_ms)};
+        EDGEFLEET_ASSIGN_OR_RETURN(
+            const std::int64_t stored,
+            c.Execute("INSERT INTO inference_rows (device_id, seq, ts_ms, model_version, decision,"
+                      " confidence, mse, latency_us, input_hash, fallback, received_ms)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                      " ON CONFLICT (device_id, seq) DO NOTHING",
+                      params));
+        (stored != 0 ? result.inferences.stored : result.inferences.already_present).push_back(r.seq);
+        if (stored != 0 && r.fallback) ++new_fallbacks;
+      }
+      for (const HardSampleRow& r : batch.hard_samples) {
+        const Value params[] = {Text(device_id), Int(r.seq), Int(r.ts_ms), Int(r.model_version),
+                                EncodeFloats(r.window), Real(r.edge_mse), Real(r.confidence),
+                                Text(r.decision), Bool(r.fallback), Int(received_ms)};
+        EDGEFLEET_ASSIGN_OR_RETURN(
+            const std::int64_t stored,
+            c.Execute("INSERT INTO hard_samples (device_id, seq, ts_ms, model_version, window_f32,"
+                      " edge_mse, confidence, decision, fallback, received_ms)"
+                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                      " ON CONFLICT (device_id, seq) DO NOTHING",
+                      params));
+        (stored != 0 ? result.hard_samples.stored : result.hard_samples.already_present).push_back(r.seq);
+      }
+      for (const HealthRow& r : batch.health) {
+        const Value params[] = {Text(device_id),        Int(r.seq),         Int(r.model_version),
+                                Int(r.period_start_ms), Int(r.period_end_ms), Text(r.stats_json),
+                                Int(received_ms)};
+        EDGEFLEET_ASSIGN_OR_RETURN(
+            const std::int64_t stored,
+            c.Execute("INSERT INTO health_stats (device_id, seq, model_version, period_start_ms,"
+                      " period_end_ms, stats_json, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                      " ON CONFLICT (device_id, seq) DO NOTHING",
+                      params));
+        (stored != 0 ? result.health.stored : result.health.already_present).push_back(r.seq);
+      }
+      const auto new_rows = static_cast<std::int64_t>(
+          result.inferences.stored.size() + result.hard_samples.stored.size() + result.health.stored.size());
+      if (new_rows > 0) {
+        const Value counters[] = {Text(device_id), Int(new_rows), Int(new_fallbacks)};
+        EDGEFLEET_RETURN_IF_ERROR(c.Execute(
+            "UPDATE devices SET rows_synced = rows_synced + $2, fallbacks = fallbacks + $3 WHERE id = $1",
+            counters));
+      }
+      return result;
+    });
+  }
+
+  Expected<std::vector<InferenceRow>> ListInferenceRows(std::string_view device_id,
+                                                        std::int64_t after_seq,
+                                                        std::size_t limit) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(device_id));
+    const Value params[] = {Text(device_id), Int(after_seq), Limit(limit)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<InferenceRow>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query("SELECT seq, ts_ms, model_version, decision, confidence, mse, latency_us,"
+                  " input_hash, fallback FROM inference_rows WHERE device_id = $1 AND seq > $2"
+                  " ORDER BY seq LIMIT $3",
+                  params));
+      std::vector<InferenceRow> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        RowReader r(row);
+        InferenceRow x;
+        x.seq = r.Int(0);
+        x.ts_ms = r.Int(1);
+        x.model_version = r.Int(2);
+        x.decision = r.Text(3);
+        x.confidence = r.Double(4);
+        x.mse = r.Double(5);
+        x.latency_us = r.Int(6);
+        x.input_hash = r.Text(7);
+        x.fallback = r.Int(8) != 0;
+        EDGEFLEET_RETURN_IF_ERROR(r.status());
+        out.push_back(std::move(x));
+      }
+      return out;
+    });
+  }
+
+  Expected<std::vector<HardSampleRow>> ListHardSamples(std::string_view device_id,
+                                                       std::int64_t after_seq,
+                                                       std::size_t limit) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(device_id));
+    const Value params[] = {Text(device_id), Int(after_seq), Limit(limit)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<HardSampleRow>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query("SELECT seq, ts_ms, model_version, window_f32, edge_mse, confidence, decision,"
+                  " fallback FROM hard_samples WHERE device_id = $1 AND seq > $2"
+                  " ORDER BY seq LIMIT $3",
+                  params));
+      std::vector<HardSampleRow> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        RowReader r(row);
+        HardSampleRow x;
+        x.seq = r.Int(0);
+        x.ts_ms = r.Int(1);
+        x.model_version = r.Int(2);
+        const Bytes window = r.Blob(3);
+        x.edge_mse = r.Double(4);
+        x.confidence = r.Double(5);
+        x.decision = r.Text(6);
+        x.fallback = r.Int(7) != 0;
+        EDGEFLEET_RETURN_IF_ERROR(r.status());
+        EDGEFLEET_ASSIGN_OR_RETURN(x.window, DecodeFloats(window));
+        out.push_back(std::move(x));
+      }
+      return out;
+    });
+  }
+
+  Expected<std::vector<HealthRow>> ListHealthRows(std::string_view device_id, std::int64_t after_seq,
+                                                  std::size_t limit) override {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(device_id));
+    const Value params[] = {Text(device_id), Int(after_seq), Limit(limit)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<HealthRow>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query("SELECT seq, model_version, period_start_ms, period_end_ms, stats_json"
+                  " FROM health_stats WHERE device_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                  params));
+      std::vector<HealthRow> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        RowReader r(row);
+        HealthRow x;
+        x.seq = r.Int(0);
+        x.model_version = r.Int(1);
+        x.period_start_ms = r.Int(2);
+        x.period_end_ms = r.Int(3);
+        x.stats_json = r.Text(4);
+        EDGEFLEET_RETURN_IF_ERROR(r.status());
+        out.push_back(std::move(x));
+      }
+      return out;
+    });
+  }
+
+ private:
+  // Runs `body` in one transaction of `kind` on a pooled connection: commits
+  // if it succeeds, rolls back if not. An operation that lost to a concurrent
+  // one (kAborted), or found its pooled connection dead at BEGIN, is retried
+  // from the start on a fresh transaction, a few times.
+  template <typename F>
+  auto Transact(TxnKind kind, F&& body) -> std::invoke_result_t<F&, Connection&> {
+    using Result = std::invoke_result_t<F&, Connection&>;
+    constexpr int kAttempts = 4;
+    for (int attempt = 1;; ++attempt) {
+      const bool last = attempt == kAttempts;
+      std::unique_lock<std::mutex> writer;
+      if (kind == TxnKind::kWrite && backend_->single_writer()) {
+        writer = std::unique_lock<std::mutex>(write_mu_);
+      }
+      auto lease = pool_.Acquire();
+      if (!lease.ok()) return Result(std::move(lease).error());
+      Connection& conn = lease->conn();
+      if (auto begun = conn.Begin(kind); !begun.ok()) {
+        if (!last && conn.broken()) continue;
+        return Result(std::move(begun).error());
+      }
+      Result result = body(conn);
+      if (!result.ok()) {
+        conn.Rollback();
+        if (!last && result.error().code() == ErrorCode::kAborted) continue;
+        return result;
+      }
+      if (auto committed = conn.Commit(); !committed.ok()) {
+        conn.Rollback();
+        if (!last && committed.error().code() == ErrorCode::kAborted) continue;
+        return Result(std::move(committed).error());
+      }
+      return result;
+    }
+  }
+
+  Expected<std::vector<UpdateStatusEntry>> History(std::string_view device_id, bool latest_only) {
+    EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(device_id));
+    const Value device[] = {Text(device_id)};
+    return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<UpdateStatusEntry>> {
+      EDGEFLEET_ASSIGN_OR_RETURN(const Rows exists, c.Query("SELECT 1 FROM devices WHERE id = $1", device));
+      if (exists.empty()) return DeviceNotFound(device_id);
+      EDGEFLEET_ASSIGN_OR_RETURN(
+          const Rows rows,
+          c.Query(latest_only ? "SELECT id, status, version, error, reported_ms FROM update_status"
+                                " WHERE device_id = $1 ORDER BY id DESC LIMIT 1"
+                              : "SELECT id, status, version, error, reported_ms FROM update_status"
+                                " WHERE device_id = $1 ORDER BY id",
+                  device));
+      std::vector<UpdateStatusEntry> out;
+      out.reserve(rows.size());
+      for (const Row& row : rows) {
+        EDGEFLEET_ASSIGN_OR_RETURN(UpdateStatusEntry e, ReadStatusEntry(row));
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  std::unique_ptr<Backend> backend_;
+  Pool pool_;
+  std::mutex write_mu_;  // single_writer back ends only
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Store>> MakeSqlStore(std::unique_ptr<Backend> backend,
+                                              const StoreOptions& options) {
+  auto store = std::make_unique<SqlStore>(std::move(backend), options);
+  EDGEFLEET_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace edgefleet::store::sql
