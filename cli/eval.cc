@@ -177,8 +177,13 @@ int Eval(const EvalArgs& args) {
   out["thresholds"] = {{"low", thresholds.low}, {"high", thresholds.high}, {"mu", thresholds.mu},
                        {"sigma", thresholds.sigma}, {"k_low", thresholds.k_low}, {"k_high", thresholds.k_high}};
   out["test_windows"] = tiers.hybrid.windows;
+  out["cloud_threshold"] = cloud.value.threshold;
 
   if (!args.scores.empty()) {
+    // edge_mse is the edge's score: its reconstruction MSE divided by the
+    // mode's typical MSE, the value the thresholds apply to; cloud_mse is the
+    // cloud detector's score. With the thresholds in the JSON output, every
+    // figure can be recomputed from this file.
     std::ofstream csv(args.scores);
     if (!csv) return Fail("cannot write " + args.scores + ".");
     csv << "file,capture,window,split,edge_mse,zone,cloud_mse,decision\n";
@@ -188,7 +193,7 @@ int Eval(const EvalArgs& args) {
       char line[256];
       std::snprintf(line, sizeof(line), "%s,%u,%u,%s,%.9g,%s,%.9g,%u\n", ds.recordings[r.recording].name.c_str(),
                     r.capture, r.window_in_capture, ml::ToString(s.windows[i].split),
-                    static_cast<double>(s.edge_mse[i]), core::ToString(zone[i]),
+                    static_cast<double>(s.edge_score[i]), core::ToString(zone[i]),
                     static_cast<double>(s.cloud_score[i]), decision[i]);
       csv << line;
     }
