@@ -14,6 +14,7 @@
 #include "ml/evaluation.h"
 #include "ml/features.h"
 #include "ml/modes.h"
+#include "ml/train.h"
 #include "ml/training.h"
 
 namespace edgefleet::ml {
@@ -57,6 +58,41 @@ TEST(SplitEdges, CoarseBinsThenOnePerIndex) {
   ASSERT_EQ(coarse.size(), 11u);
   EXPECT_EQ(coarse[10], 51);
   for (std::size_t i = 1; i < e.size(); ++i) EXPECT_LT(e[i - 1], e[i]);
+}
+
+TEST(Training, LossDecreasesOnRealWindows) {
+  const auto& full = testing::ShippedDataset();
+  ASSERT_TRUE(full.ok()) << full.error;
+  const Dataset data = Subset(full.value, 40);
+  std::vector<WindowRef> low;
+  for (const WindowRef& ref : Windows(data)) {
+    if (data.recordings[ref.recording].name == "normal_low") low.push_back(ref);
+  }
+  ASSERT_GE(low.size(), 60u);
+  SpectralFeatures extractor(100, 3);
+  const SpectrumSpecData spec{1e-5f, SplitEdges(100, 31, 3)};
+  Eigen::MatrixXf f = extractor.Matrix(data, low, spec);
+  const Eigen::VectorXf mean = f.rowwise().mean();
+  f.colwise() -= mean;
+  const Eigen::VectorXf sd = (f.array().square().rowwise().mean().sqrt() + 1e-3f).matrix();
+  f = sd.cwiseInverse().asDiagonal() * f;
+  // Every fourth capture validates (captures drift slowly within a session).
+  std::vector<Eigen::Index> tr, va;
+  for (Eigen::Index i = 0; i < f.cols(); ++i) (low[static_cast<std::size_t>(i)].capture % 4 == 3 ? va : tr).push_back(i);
+  Eigen::MatrixXf train(90, static_cast<Eigen::Index>(tr.size()));
+  Eigen::MatrixXf validation(90, static_cast<Eigen::Index>(va.size()));
+  for (std::size_t i = 0; i < tr.size(); ++i) train.col(static_cast<Eigen::Index>(i)) = f.col(tr[i]);
+  for (std::size_t i = 0; i < va.size(); ++i) validation.col(static_cast<Eigen::Index>(i)) = f.col(va[i]);
+  FloatNetwork net = MakeAutoencoder({90, 8, 90}, 11);
+  const float before = MeanReconstructionMse(net, validation);
+  TrainOptions options;
+  options.max_epochs = 60;
+  options.learning_rate = 3e-3f;
+  const TrainResult result = TrainAutoencoder(net, train, validation, options);
+  ASSERT_TRUE(result.ok()) << result.error;
+  const float after = MeanReconstructionMse(net, validation);
+  EXPECT_LT(after, 0.7f * before);
+  EXPECT_LT(result.final_train_loss, 1.0f);  // below the variance of standardised features
 }
 
 TEST(FitModes, RecoversSeparatedClustersOrderedByEnergy) {
