@@ -4,17 +4,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include "cli/common.h"
 #include "ml/dataset.h"
 
 namespace edgefleet::cli {
-namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "edgefleet: %s\n", message.c_str());
-  return 1;
-}
-
-}  // namespace
 
 int PackData(const std::string& from, const std::string& out, int zstd_level) {
   auto dataset = ml::LoadCsvFolder(from);

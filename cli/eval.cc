@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cli/common.h"
 #include "cli/train.h"
 #include "ml/evaluation.h"
 #include "ml/metrics.h"
@@ -13,15 +14,7 @@
 #include "ml/training.h"
 
 namespace edgefleet::cli {
-
-ml::DataResult<ml::Dataset> LoadData(const std::string& data);
-
 namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "edgefleet: %s\n", message.c_str());
-  return 1;
-}
 
 ml::DataResult<std::vector<std::uint8_t>> ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -6,28 +6,11 @@
 #include <fstream>
 #include <system_error>
 
+#include "cli/common.h"
 #include "ml/dataset.h"
 #include "ml/training.h"
 
 namespace edgefleet::cli {
-namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "edgefleet: %s\n", message.c_str());
-  return 1;
-}
-
-}  // namespace
-
-ml::DataResult<ml::Dataset> LoadData(const std::string& data) {
-  std::filesystem::path path = data;
-  if (path.empty()) {
-    auto found = ml::DefaultDataPath();
-    if (!found.ok()) return ml::DataResult<ml::Dataset>::Fail(found.error);
-    path = found.value;
-  }
-  return ml::LoadRecordings(path);
-}
 
 int Train(const TrainArgs& args) {
   auto dataset = LoadData(args.data);

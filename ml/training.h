@@ -56,8 +56,8 @@ struct PipelineConfig {
   float cloud_neighbour_weight = 1.0f;
   std::uint32_t neighbours = 5;
   std::uint32_t bank_per_mode = 512;
-  float k_low = 2.0f;   // the seeds' defaults, reported beside the chosen ones
-  float k_high = 4.0f;
+  double k_low = 2.0;   // the seeds' defaults, reported beside the chosen ones
+  double k_high = 4.0;
   double max_f1_loss = 0.02;
   TrainOptions edge_train;
   TrainOptions cloud_train;
