@@ -94,6 +94,7 @@ class Reader {
  private:
   bool Raw(void* p, std::size_t n) {
     if (n > left()) return false;
+    if (n == 0) return true;  // p may be an empty vector's null data()
     std::memcpy(p, bytes_.data() + pos_, n);
     pos_ += n;
     return true;

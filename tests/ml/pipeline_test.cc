@@ -240,6 +240,17 @@ TEST_F(TrainedSubset, CloudModelRoundTripsThroughItsFileFormat) {
   }
 }
 
+// Regression (found by cloud_model_fuzz): an empty neighbour bank, as in
+// edge-float.efcm, made the reader memcpy from a null pointer.
+TEST_F(TrainedSubset, EmptyNeighbourBankDecodes) {
+  ASSERT_NE(models_, nullptr);
+  ASSERT_EQ(models_->edge_float.modes[0].bank.cols(), 0);
+  const std::vector<std::uint8_t> bytes = EncodeCloudModel(models_->edge_float);
+  auto decoded = DecodeCloudModel(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error;
+  EXPECT_EQ(EncodeCloudModel(decoded.value), bytes);
+}
+
 TEST_F(TrainedSubset, DamagedCloudModelsAreRefusedWithASentence) {
   ASSERT_NE(models_, nullptr);
   const std::vector<std::uint8_t> good = EncodeCloudModel(models_->cloud);
