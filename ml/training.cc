@@ -55,6 +55,7 @@ FloatNetwork MakeNetwork(std::vector<int> widths, std::uint64_t seed, bool linea
   return net;
 }
 
+// The median, or 1 (a neutral scale) for an empty set.
 float Median(std::vector<float> v) {
   if (v.empty()) return 1.0f;
   return static_cast<float>(Quantile(std::move(v), 0.5));
@@ -317,8 +318,7 @@ DataResult<TrainedModels> TrainModels(const Dataset& dataset, const PipelineConf
   for (std::size_t i = 0; i < windows.size(); ++i) scored.cloud_label[i] = scored.cloud_score[i] > cloud.threshold;
 
   const std::vector<SweepPoint> sweep = SweepThresholds(scored, validation, training_scores);
-  const std::vector<float> train_scores_copy = training_scores;
-  const MeanStd train_ms = ComputeMeanStd(train_scores_copy);
+  const MeanStd train_ms = ComputeMeanStd(training_scores);
   const HybridResult at_seed_defaults =
       EvaluateTiers(scored, validation, SigmaThresholds(train_ms.mean, train_ms.stddev, config.k_low, config.k_high),
                     config.model_version, dataset);
