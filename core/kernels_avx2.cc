@@ -1,0 +1,370 @@
+// The int8 kernels with AVX2 intrinsics (core/kernels.h): x86-64 only, chosen
+// at run time by Detector::Create when the CPU has AVX2. Every function that
+// touches a 256-bit intrinsic carries the target attribute, so the rest of the
+// core is still compiled for baseline x86-64 and the binary runs anywhere.
+//
+// The multiply-accumulate is vpmaddwd: it multiplies int16 pairs and adds each
+// pair into one int32 lane, so two inputs are consumed per instruction. Rows i
+// and i+1 of the input-major weights are interleaved byte-wise (column c gets
+// (w[i][c], w[i+1][c])), sign-extended to int16 and multiplied by the
+// broadcast pair (x[i], x[i+1]). Products of int8 values fit int16 pairs
+// exactly (|w x| <= 2^14, a pair sum <= 2^15), so the int32 sums are the
+// portable kernel's, bit for bit.
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/kernels.h"
+
+#define EDGEFLEET_AVX2 __attribute__((target("avx2")))
+
+namespace edgefleet::core::kernels {
+namespace {
+
+// A layer's input widened to int16, with zeros past the end so that the last
+// pair or quad of an input count that is not a multiple of 4 is whole.
+struct alignas(32) WideInput {
+  std::int16_t x[kMaxLayerWidth + 4];
+};
+
+EDGEFLEET_AVX2 inline void Widen(const std::int8_t* in, std::uint32_t n, WideInput& wide) {
+  std::uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(wide.x + i), _mm256_cvtepi8_epi16(bytes));
+  }
+  for (; i < n; ++i) wide.x[i] = in[i];
+  for (std::uint32_t k = 0; k < 4; ++k) wide.x[n + k] = 0;
+}
+
+// (x[i], x[i+1]) in every 32-bit lane.
+EDGEFLEET_AVX2 inline __m256i InputPair(const WideInput& wide, std::uint32_t i) {
+  std::int32_t pair = 0;
+  std::memcpy(&pair, wide.x + i, sizeof(pair));
+  return _mm256_set1_epi32(pair);
+}
+
+// (x[i], x[i+2]) in the low 128-bit lane, (x[i+1], x[i+3]) in the high one.
+EDGEFLEET_AVX2 inline __m256i InputQuad(const WideInput& wide, std::uint32_t i) {
+  std::int64_t quad = 0;
+  std::memcpy(&quad, wide.x + i, sizeof(quad));
+  const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5,  //
+                                        2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7);
+  return _mm256_shuffle_epi8(_mm256_set1_epi64x(quad), pick);
+}
+
+EDGEFLEET_AVX2 inline __m128i Load16(const std::int8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+EDGEFLEET_AVX2 inline __m128i Load8(const std::int8_t* p) {
+  return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+}
+
+EDGEFLEET_AVX2 inline __m256i Load32(const std::int8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// 16 bytes at `low` in the low lane, 16 at `high` in the high lane.
+EDGEFLEET_AVX2 inline __m256i Load2x16(const std::int8_t* low, const std::int8_t* high) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(Load16(low)), Load16(high), 1);
+}
+
+// The multiply-accumulate step shared by the blocks. Per 128-bit lane, `a`
+// and `b` hold 16 columns of two weight rows and `pair` the two inputs they
+// multiply. The rows are interleaved byte-wise, then sign-extended in-lane by
+// interleaving each byte with its sign (vpcmpgtb): cheaper on current cores
+// than the lane-crossing vpmovsxbw. Per lane, sum[0] gets columns 0-3,
+// sum[1] 4-7, sum[2] 8-11 and sum[3] 12-15 of the lane's 16.
+EDGEFLEET_AVX2 inline void MultiplyAccumulate(__m256i a, __m256i b, __m256i pair, __m256i* sum) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i lo = _mm256_unpacklo_epi8(a, b);  // (a[c], b[c]) for columns 0-7
+  const __m256i hi = _mm256_unpackhi_epi8(a, b);  // columns 8-15
+  const __m256i lo_sign = _mm256_cmpgt_epi8(zero, lo);
+  const __m256i hi_sign = _mm256_cmpgt_epi8(zero, hi);
+  sum[0] = _mm256_add_epi32(sum[0], _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, lo_sign), pair));
+  sum[1] = _mm256_add_epi32(sum[1], _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, lo_sign), pair));
+  sum[2] = _mm256_add_epi32(sum[2], _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, hi_sign), pair));
+  sum[3] = _mm256_add_epi32(sum[3], _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, hi_sign), pair));
+}
+
+EDGEFLEET_AVX2 inline void StoreWithBias(__m256i sum, const std::int32_t* bias, std::int32_t* acc) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), _mm256_add_epi32(sum, b));
+}
+
+// Accumulators of 32 * kGroups consecutive columns starting at `w` (the
+// first column's weight in row 0), over every input, two rows per step.
+// Rows are `stride` bytes apart. Each 32-byte row load covers columns 0-15 in
+// its low lane and 16-31 in its high lane, so the sums come out lane-split
+// and are put back in column order at the end.
+template <std::uint32_t kGroups>
+EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
+                                   const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
+  __m256i sum[4 * kGroups];
+  for (std::uint32_t g = 0; g < 4 * kGroups; ++g) sum[g] = _mm256_setzero_si256();
+  // An odd count's last input pairs with the zero pad; its own row stands in
+  // for the missing one (one loop body: a separate tail made GCC spill).
+  for (std::uint32_t i = 0; i < inputs; i += 2) {
+    const __m256i pair = InputPair(wide, i);
+    const std::int8_t* r0 = w + i * stride;
+    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+    for (std::uint32_t g = 0; g < kGroups; ++g) {
+      MultiplyAccumulate(Load32(r0 + 32 * g), Load32(r1 + 32 * g), pair, sum + 4 * g);
+    }
+  }
+  for (std::uint32_t g = 0; g < kGroups; ++g) {
+    const __m256i* s = sum + 4 * g;
+    const std::int32_t* b = bias + 32 * g;
+    std::int32_t* a = acc + 32 * g;
+    StoreWithBias(_mm256_permute2x128_si256(s[0], s[1], 0x20), b, a);       // columns 0-7
+    StoreWithBias(_mm256_permute2x128_si256(s[2], s[3], 0x20), b + 8, a + 8);    // 8-15
+    StoreWithBias(_mm256_permute2x128_si256(s[0], s[1], 0x31), b + 16, a + 16);  // 16-23
+    StoreWithBias(_mm256_permute2x128_si256(s[2], s[3], 0x31), b + 24, a + 24);  // 24-31
+  }
+}
+
+// Accumulators of 16 columns, four rows per step: the low lane takes rows i
+// and i+2, the high lane rows i+1 and i+3 (when the layer is 16 wide, rows i
+// and i+1 are one contiguous 32-byte load), and the lanes are added at the
+// end.
+EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
+                                   const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
+  __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+  const std::uint32_t whole = inputs & ~3u;
+  std::uint32_t i = 0;
+  if (stride == 16) {
+    for (; i < whole; i += 4) MultiplyAccumulate(Load32(w + i * 16), Load32(w + i * 16 + 32), InputQuad(wide, i), sum);
+  } else {
+    for (; i < whole; i += 4) {
+      const std::int8_t* r = w + i * stride;
+      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i), sum);
+    }
+  }
+  if (i < inputs) {
+    // 1 to 3 rows left; the missing ones' inputs are the zero pad, and row i
+    // stands in for their weights so that nothing past the layer is read.
+    const std::int8_t* r0 = w + i * stride;
+    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+    const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
+    MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), sum);
+  }
+  const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(sum[0], sum[1], 0x20),
+                                       _mm256_permute2x128_si256(sum[0], sum[1], 0x31));
+  const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(sum[2], sum[3], 0x20),
+                                        _mm256_permute2x128_si256(sum[2], sum[3], 0x31));
+  StoreWithBias(low, bias, acc);
+  StoreWithBias(high, bias + 8, acc + 8);
+}
+
+// Accumulators of 8 columns, two rows per step: (w[i][c], w[i+1][c]) pairs
+// sign-extended with vpmovsxbw. Only narrow layers and the last columns of a
+// wide one come here.
+EDGEFLEET_AVX2 inline void Block8(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
+                                  const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
+  __m256i sum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
+  for (std::uint32_t i = 0; i < inputs; i += 2) {
+    const std::int8_t* r0 = w + i * stride;
+    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+    const __m128i ab = _mm_unpacklo_epi8(Load8(r0), Load8(r1));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_cvtepi8_epi16(ab), InputPair(wide, i)));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), sum);
+}
+
+// acc[c] for every column: blocks of 64 and 32 columns (two rows per step,
+// up to eight accumulator registers live across the input loop), 16 (four
+// rows per step) and 8. A layer of 8 or more outputs ends with an 8-column
+// block aligned to its last column, which may recompute columns already done
+// (to the same values) but never reads a weight outside the layer; narrower
+// layers are done one column at a time.
+EDGEFLEET_AVX2 void AccumulateWide(const LayerView& layer, const WideInput& wide, std::int32_t* acc) {
+  const std::uint32_t out = layer.out;
+  const std::uint32_t inputs = layer.in;
+  const std::int8_t* w = layer.weights;
+  const std::int32_t* bias = layer.bias;
+  std::uint32_t c = 0;
+  for (; c + 64 <= out; c += 64) Block32<2>(w + c, out, inputs, wide, bias + c, acc + c);
+  if (c + 32 <= out) {
+    Block32<1>(w + c, out, inputs, wide, bias + c, acc + c);
+    c += 32;
+  }
+  if (c + 16 <= out) {
+    Block16(w + c, out, inputs, wide, bias + c, acc + c);
+    c += 16;
+  }
+  if (c + 8 <= out) {
+    Block8(w + c, out, inputs, wide, bias + c, acc + c);
+    c += 8;
+  }
+  if (c == out) return;
+  if (out >= 8) {
+    Block8(w + (out - 8), out, inputs, wide, bias + (out - 8), acc + (out - 8));
+    return;
+  }
+  for (; c < out; ++c) {
+    std::int32_t sum = bias[c];
+    for (std::uint32_t i = 0; i < inputs; ++i) sum += wide.x[i] * w[i * out + c];
+    acc[c] = sum;
+  }
+}
+
+EDGEFLEET_AVX2 void Accumulate(const LayerView& layer, const std::int8_t* in, std::int32_t* acc) {
+  WideInput wide;
+  Widen(in, layer.in, wide);
+  AccumulateWide(layer, wide, acc);
+}
+
+// (p + 2^(s-1)) >> s with an arithmetic shift, clamped to [-256, 256], per
+// 64-bit lane, for |p| < 2^62 and 1 <= s <= 62: the portable Requantize's
+// rounding. AVX2 has no 64-bit arithmetic shift, so p is biased by 2^62 to
+// make it non-negative for the logical one; 2^62 is a multiple of 2^s, so the
+// bias leaves the shifted value exactly 2^(62-s) high, and that is taken off.
+// The sum stays below 2^64.
+EDGEFLEET_AVX2 inline __m256i RoundingShiftClamp(__m256i p, __m256i s) {
+  const __m256i bias = _mm256_set1_epi64x(std::int64_t{1} << 62);
+  const __m256i half = _mm256_sllv_epi64(_mm256_set1_epi64x(1), _mm256_sub_epi64(s, _mm256_set1_epi64x(1)));
+  const __m256i biased = _mm256_add_epi64(_mm256_add_epi64(p, bias), half);
+  __m256i r = _mm256_sub_epi64(_mm256_srlv_epi64(biased, s), _mm256_srlv_epi64(bias, s));
+  const __m256i hi = _mm256_set1_epi64x(256);
+  const __m256i lo = _mm256_set1_epi64x(-256);
+  r = _mm256_blendv_epi8(r, hi, _mm256_cmpgt_epi64(r, hi));
+  return _mm256_blendv_epi8(r, lo, _mm256_cmpgt_epi64(lo, r));
+}
+
+// RequantizeToInt8 of 8 channels, as int32 lanes.
+EDGEFLEET_AVX2 inline __m256i Requantize8(__m256i acc, const std::int32_t* multiplier, const std::int8_t* shift,
+                                          __m256i zero_point, __m256i lowest) {
+  const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier));
+  const __m256i total_shift = _mm256_sub_epi32(_mm256_set1_epi32(31), _mm256_cvtepi8_epi32(Load8(shift)));
+  // vpmuldq multiplies the even 32-bit lanes; the odd ones are shifted down.
+  const __m256i even = RoundingShiftClamp(
+      _mm256_mul_epi32(acc, m), _mm256_and_si256(total_shift, _mm256_set1_epi64x(0xFFFFFFFF)));
+  const __m256i odd = RoundingShiftClamp(
+      _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), _mm256_srli_epi64(m, 32)), _mm256_srli_epi64(total_shift, 32));
+  // Clamped to +-256, each 64-bit result is its own low 32 bits.
+  __m256i y = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  y = _mm256_add_epi32(y, zero_point);
+  y = _mm256_max_epi32(y, lowest);
+  return _mm256_min_epi32(y, _mm256_set1_epi32(127));
+}
+
+// Stores 8 int32 lanes already inside [-128, 127] as int8.
+EDGEFLEET_AVX2 inline void StoreInt8(__m256i y, std::int8_t* out) {
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packs_epi16(words, words));
+}
+
+EDGEFLEET_AVX2 void HiddenLayer(const LayerView& layer, const std::int8_t* in, std::int8_t* out) {
+  alignas(32) std::int32_t acc[kMaxLayerWidth];
+  Accumulate(layer, in, acc);
+  const std::uint32_t n = layer.out;
+  const __m256i zero_point = _mm256_set1_epi32(layer.output_zero_point);
+  const __m256i lowest = _mm256_set1_epi32(LowestOutput(layer));
+  std::uint32_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc + c));
+    StoreInt8(Requantize8(a, layer.multiplier + c, layer.shift + c, zero_point, lowest), out + c);
+  }
+  if (c == n) return;
+  if (n >= 8) {  // the last 8 channels again, as in AccumulateWide
+    c = n - 8;
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+    StoreInt8(Requantize8(a, layer.multiplier + c, layer.shift + c, zero_point, lowest), out + c);
+    return;
+  }
+  for (; c < n; ++c) {
+    out[c] = RequantizeToInt8(acc[c], layer.multiplier[c], layer.shift[c], layer.output_zero_point,
+                              LowestOutput(layer));
+  }
+}
+
+// SquaredError of 8 channels (acc 32-byte aligned).
+EDGEFLEET_AVX2 inline __m256 SquaredError8(const std::int32_t* acc, const float* weight_scale, const float* z,
+                                           __m256 input_scale, bool relu) {
+  const __m256 scale = _mm256_mul_ps(input_scale, _mm256_loadu_ps(weight_scale));
+  __m256 r = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc))), scale);
+  if (relu) r = _mm256_max_ps(r, _mm256_setzero_ps());
+  const __m256 d = _mm256_sub_ps(r, _mm256_loadu_ps(z));
+  return _mm256_mul_ps(d, d);
+}
+
+// The sum of squares runs in 16 lanes (two registers), then lanes are added
+// pairwise: a different order from the portable kernel's running sum, so the
+// two may differ in the last bits.
+EDGEFLEET_AVX2 float OutputLayerError(const LayerView& last, const std::int8_t* in, const float* z) {
+  alignas(32) std::int32_t acc[kMaxLayerWidth];
+  Accumulate(last, in, acc);
+  const std::uint32_t n = last.out;
+  const bool relu = last.activation == Activation::kRelu;
+  const __m256 input_scale = _mm256_set1_ps(last.input_scale);
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 sum0 = zero;
+  __m256 sum1 = zero;
+  std::uint32_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    sum0 = _mm256_add_ps(sum0, SquaredError8(acc + c, last.weight_scale + c, z + c, input_scale, relu));
+    sum1 = _mm256_add_ps(sum1, SquaredError8(acc + c + 8, last.weight_scale + c + 8, z + c + 8, input_scale, relu));
+  }
+  if (c + 8 <= n) {
+    sum0 = _mm256_add_ps(sum0, SquaredError8(acc + c, last.weight_scale + c, z + c, input_scale, relu));
+    c += 8;
+  }
+  const __m256 both = _mm256_add_ps(sum0, sum1);
+  __m128 four = _mm_add_ps(_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1));
+  four = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  four = _mm_add_ss(four, _mm_movehdup_ps(four));
+  float total = _mm_cvtss_f32(four);
+  for (; c < n; ++c) total += SquaredError(acc[c], last.input_scale, last.weight_scale[c], relu, z[c]);
+  return total;
+}
+
+// Eight values of QuantizeOne, as int32 lanes (before the int8 saturation,
+// which the packs below do).
+EDGEFLEET_AVX2 inline __m256i Quantize8(const float* z, __m256 inv_scale, __m256i zero_point) {
+  __m256 t = _mm256_mul_ps(_mm256_loadu_ps(z), inv_scale);
+  t = _mm256_max_ps(t, _mm256_set1_ps(-512.0f));  // t > -512 ? t : -512, as QuantizeOne
+  t = _mm256_min_ps(t, _mm256_set1_ps(512.0f));
+  const __m256 half = _mm256_or_ps(_mm256_and_ps(t, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.5f));
+  return _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_add_ps(t, half)), zero_point);
+}
+
+EDGEFLEET_AVX2 void QuantizeInput(const float* z, std::uint32_t n, float inv_scale, std::int32_t zero_point,
+                                  std::int8_t* out) {
+  const __m256 scale = _mm256_set1_ps(inv_scale);
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  std::uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // Saturating packs clamp to int16, then int8; packs work per 128-bit
+    // lane, hence the permute.
+    const __m256i words = _mm256_packs_epi32(Quantize8(z + i, scale, zp), Quantize8(z + i + 8, scale, zp));
+    const __m256i ordered = _mm256_permute4x64_epi64(words, 0xD8);
+    const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(ordered), _mm256_extracti128_si256(ordered, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), bytes);
+  }
+  if (i + 8 <= n) {
+    const __m256i q = Quantize8(z + i, scale, zp);
+    const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packs_epi16(words, words));
+    i += 8;
+  }
+  for (; i < n; ++i) out[i] = QuantizeOne(z[i], inv_scale, zero_point);
+}
+
+}  // namespace
+
+const KernelSet kAvx2 = {QuantizeInput, Accumulate, HiddenLayer, OutputLayerError, "avx2"};
+
+bool CpuHasAvx2() {
+  // libgcc's (and compiler-rt's) check includes the OS's XSAVE support of the
+  // YMM registers. __builtin_cpu_init makes it safe before constructors run.
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+}
+
+}  // namespace edgefleet::core::kernels
+
+#endif  // defined(__x86_64__)
