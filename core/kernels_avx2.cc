@@ -74,90 +74,115 @@ EDGEFLEET_AVX2 inline __m256i Load2x16(const std::int8_t* low, const std::int8_t
 
 // The multiply-accumulate step shared by the blocks. Per 128-bit lane, `a`
 // and `b` hold 16 columns of two weight rows and `pair` the two inputs they
-// multiply. The rows are interleaved byte-wise, then sign-extended in-lane by
-// interleaving each byte with its sign (vpcmpgtb): cheaper on current cores
-// than the lane-crossing vpmovsxbw. Per lane, sum[0] gets columns 0-3,
-// sum[1] 4-7, sum[2] 8-11 and sum[3] 12-15 of the lane's 16.
+// multiply. The rows are interleaved byte-wise, then each byte is moved into
+// the high half of a 16-bit word (unpacked with zero): the word is the weight
+// times 256, exactly, with no sign extension to compute (cheaper than the
+// lane-crossing vpmovsxbw or a vpcmpgtb for the sign). The sums are therefore
+// 256 times the true ones; ScaledSteps bounds how many may be added before
+// they are shifted back. Per lane, sum[0] gets columns 0-3, sum[1] 4-7,
+// sum[2] 8-11 and sum[3] 12-15 of the lane's 16.
 EDGEFLEET_AVX2 inline void MultiplyAccumulate(__m256i a, __m256i b, __m256i pair, __m256i* sum) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i lo = _mm256_unpacklo_epi8(a, b);  // (a[c], b[c]) for columns 0-7
   const __m256i hi = _mm256_unpackhi_epi8(a, b);  // columns 8-15
-  const __m256i lo_sign = _mm256_cmpgt_epi8(zero, lo);
-  const __m256i hi_sign = _mm256_cmpgt_epi8(zero, hi);
-  sum[0] = _mm256_add_epi32(sum[0], _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, lo_sign), pair));
-  sum[1] = _mm256_add_epi32(sum[1], _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, lo_sign), pair));
-  sum[2] = _mm256_add_epi32(sum[2], _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, hi_sign), pair));
-  sum[3] = _mm256_add_epi32(sum[3], _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, hi_sign), pair));
+  sum[0] = _mm256_add_epi32(sum[0], _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, lo), pair));
+  sum[1] = _mm256_add_epi32(sum[1], _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, lo), pair));
+  sum[2] = _mm256_add_epi32(sum[2], _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, hi), pair));
+  sum[3] = _mm256_add_epi32(sum[3], _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, hi), pair));
 }
 
-EDGEFLEET_AVX2 inline void StoreWithBias(__m256i sum, const std::int32_t* bias, std::int32_t* acc) {
-  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
+// One step adds at most 256 * 2 * 128 * 128 = 2^23 to a lane, so 128 steps
+// stay below 2^30: inside int32 even after two lanes are added.
+constexpr std::uint32_t kScaledSteps = 128;
+
+EDGEFLEET_AVX2 inline void StoreSum(__m256i sum, const std::int32_t* addend, std::int32_t* acc) {
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(addend));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), _mm256_add_epi32(sum, b));
+}
+
+// (sum / 256) + addend, stored. The sum is an exact multiple of 256, so the
+// arithmetic shift divides exactly.
+EDGEFLEET_AVX2 inline void StoreUnscaled(__m256i sum, const std::int32_t* addend, std::int32_t* acc) {
+  StoreSum(_mm256_srai_epi32(sum, 8), addend, acc);
 }
 
 // Accumulators of 32 * kGroups consecutive columns starting at `w` (the
 // first column's weight in row 0), over every input, two rows per step.
 // Rows are `stride` bytes apart. Each 32-byte row load covers columns 0-15 in
 // its low lane and 16-31 in its high lane, so the sums come out lane-split
-// and are put back in column order at the end.
+// and are put back in column order at the end of each run of kScaledSteps
+// steps (the bias is added to the first run, each later one adds to acc).
 template <std::uint32_t kGroups>
 EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                    const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
-  __m256i sum[4 * kGroups];
-  for (std::uint32_t g = 0; g < 4 * kGroups; ++g) sum[g] = _mm256_setzero_si256();
-  // An odd count's last input pairs with the zero pad; its own row stands in
-  // for the missing one (one loop body: a separate tail made GCC spill).
-  for (std::uint32_t i = 0; i < inputs; i += 2) {
-    const __m256i pair = InputPair(wide, i);
-    const std::int8_t* r0 = w + i * stride;
-    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
-    for (std::uint32_t g = 0; g < kGroups; ++g) {
-      MultiplyAccumulate(Load32(r0 + 32 * g), Load32(r1 + 32 * g), pair, sum + 4 * g);
+  for (std::uint32_t start = 0; start < inputs; start += 2 * kScaledSteps) {
+    const std::uint32_t end = inputs - start > 2 * kScaledSteps ? start + 2 * kScaledSteps : inputs;
+    __m256i sum[4 * kGroups];
+    for (std::uint32_t g = 0; g < 4 * kGroups; ++g) sum[g] = _mm256_setzero_si256();
+    // An odd count's last input pairs with the zero pad; its own row stands
+    // in for the missing one (one loop body: a separate tail made GCC spill).
+    for (std::uint32_t i = start; i < end; i += 2) {
+      const __m256i pair = InputPair(wide, i);
+      const std::int8_t* r0 = w + i * stride;
+      const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+      for (std::uint32_t g = 0; g < kGroups; ++g) {
+        MultiplyAccumulate(Load32(r0 + 32 * g), Load32(r1 + 32 * g), pair, sum + 4 * g);
+      }
     }
-  }
-  for (std::uint32_t g = 0; g < kGroups; ++g) {
-    const __m256i* s = sum + 4 * g;
-    const std::int32_t* b = bias + 32 * g;
-    std::int32_t* a = acc + 32 * g;
-    StoreWithBias(_mm256_permute2x128_si256(s[0], s[1], 0x20), b, a);       // columns 0-7
-    StoreWithBias(_mm256_permute2x128_si256(s[2], s[3], 0x20), b + 8, a + 8);    // 8-15
-    StoreWithBias(_mm256_permute2x128_si256(s[0], s[1], 0x31), b + 16, a + 16);  // 16-23
-    StoreWithBias(_mm256_permute2x128_si256(s[2], s[3], 0x31), b + 24, a + 24);  // 24-31
+    for (std::uint32_t g = 0; g < kGroups; ++g) {
+      const __m256i* s = sum + 4 * g;
+      const std::int32_t* b = (start == 0 ? bias : acc) + 32 * g;
+      std::int32_t* a = acc + 32 * g;
+      StoreUnscaled(_mm256_permute2x128_si256(s[0], s[1], 0x20), b, a);            // columns 0-7
+      StoreUnscaled(_mm256_permute2x128_si256(s[2], s[3], 0x20), b + 8, a + 8);    // 8-15
+      StoreUnscaled(_mm256_permute2x128_si256(s[0], s[1], 0x31), b + 16, a + 16);  // 16-23
+      StoreUnscaled(_mm256_permute2x128_si256(s[2], s[3], 0x31), b + 24, a + 24);  // 24-31
+    }
   }
 }
 
 // Accumulators of 16 columns, four rows per step: the low lane takes rows i
 // and i+2, the high lane rows i+1 and i+3 (when the layer is 16 wide, rows i
 // and i+1 are one contiguous 32-byte load), and the lanes are added at the
-// end.
+// end of each run of kScaledSteps steps.
 EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                    const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
-  __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                    _mm256_setzero_si256()};
-  const std::uint32_t whole = inputs & ~3u;
-  std::uint32_t i = 0;
-  if (stride == 16) {
-    for (; i < whole; i += 4) MultiplyAccumulate(Load32(w + i * 16), Load32(w + i * 16 + 32), InputQuad(wide, i), sum);
-  } else {
-    for (; i < whole; i += 4) {
-      const std::int8_t* r = w + i * stride;
-      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i), sum);
+  for (std::uint32_t start = 0; start < inputs; start += 4 * kScaledSteps) {
+    const std::uint32_t end = inputs - start > 4 * kScaledSteps ? start + 4 * kScaledSteps : inputs;
+    __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                      _mm256_setzero_si256()};
+    const std::uint32_t whole = start + ((end - start) & ~3u);
+    std::uint32_t i = start;
+    if (stride == 16) {
+      for (; i < whole; i += 4) {
+        MultiplyAccumulate(Load32(w + i * 16), Load32(w + i * 16 + 32), InputQuad(wide, i), sum);
+      }
+    } else {
+      for (; i < whole; i += 4) {
+        const std::int8_t* r = w + i * stride;
+        MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i),
+                           sum);
+      }
     }
+    if (i < end) {
+      // 1 to 3 rows left (only in the last run); the missing ones' inputs
+      // are the zero pad, and row i stands in for their weights so that
+      // nothing past the layer is read.
+      const std::int8_t* r0 = w + i * stride;
+      const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+      const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
+      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), sum);
+    }
+    // Each lane is unscaled before the two are added: both may be near 2^30.
+    for (__m256i& v : sum) v = _mm256_srai_epi32(v, 8);
+    const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(sum[0], sum[1], 0x20),
+                                         _mm256_permute2x128_si256(sum[0], sum[1], 0x31));
+    const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(sum[2], sum[3], 0x20),
+                                          _mm256_permute2x128_si256(sum[2], sum[3], 0x31));
+    const std::int32_t* b = start == 0 ? bias : acc;
+    StoreSum(low, b, acc);
+    StoreSum(high, b + 8, acc + 8);
   }
-  if (i < inputs) {
-    // 1 to 3 rows left; the missing ones' inputs are the zero pad, and row i
-    // stands in for their weights so that nothing past the layer is read.
-    const std::int8_t* r0 = w + i * stride;
-    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
-    const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
-    MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), sum);
-  }
-  const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(sum[0], sum[1], 0x20),
-                                       _mm256_permute2x128_si256(sum[0], sum[1], 0x31));
-  const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(sum[2], sum[3], 0x20),
-                                        _mm256_permute2x128_si256(sum[2], sum[3], 0x31));
-  StoreWithBias(low, bias, acc);
-  StoreWithBias(high, bias + 8, acc + 8);
 }
 
 // Accumulators of 8 columns, two rows per step: (w[i][c], w[i+1][c]) pairs
@@ -252,6 +277,13 @@ EDGEFLEET_AVX2 inline __m256i Requantize8(__m256i acc, const std::int32_t* multi
   return _mm256_min_epi32(y, _mm256_set1_epi32(127));
 }
 
+// Channels c .. c+7 of a layer's accumulators, requantized.
+EDGEFLEET_AVX2 inline __m256i RequantizeAt(const LayerView& layer, const std::int32_t* acc, std::uint32_t c,
+                                           __m256i zero_point, __m256i lowest) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+  return Requantize8(a, layer.multiplier + c, layer.shift + c, zero_point, lowest);
+}
+
 // Stores 8 int32 lanes already inside [-128, 127] as int8.
 EDGEFLEET_AVX2 inline void StoreInt8(__m256i y, std::int8_t* out) {
   const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
@@ -265,15 +297,22 @@ EDGEFLEET_AVX2 void HiddenLayer(const LayerView& layer, const std::int8_t* in, s
   const __m256i zero_point = _mm256_set1_epi32(layer.output_zero_point);
   const __m256i lowest = _mm256_set1_epi32(LowestOutput(layer));
   std::uint32_t c = 0;
-  for (; c + 8 <= n; c += 8) {
-    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc + c));
-    StoreInt8(Requantize8(a, layer.multiplier + c, layer.shift + c, zero_point, lowest), out + c);
+  // 16 outputs per store: the next layer reads them 16 bytes at a time, and
+  // a load spanning two smaller stores is not forwarded from the store buffer.
+  for (; c + 16 <= n; c += 16) {
+    const __m256i lo = RequantizeAt(layer, acc, c, zero_point, lowest);
+    const __m256i hi = RequantizeAt(layer, acc, c + 8, zero_point, lowest);
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+    const __m128i bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), bytes);
+  }
+  if (c + 8 <= n) {
+    StoreInt8(RequantizeAt(layer, acc, c, zero_point, lowest), out + c);
+    c += 8;
   }
   if (c == n) return;
   if (n >= 8) {  // the last 8 channels again, as in AccumulateWide
-    c = n - 8;
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
-    StoreInt8(Requantize8(a, layer.multiplier + c, layer.shift + c, zero_point, lowest), out + c);
+    StoreInt8(RequantizeAt(layer, acc, n - 8, zero_point, lowest), out + (n - 8));
     return;
   }
   for (; c < n; ++c) {
@@ -324,8 +363,14 @@ EDGEFLEET_AVX2 float OutputLayerError(const LayerView& last, const std::int8_t* 
 
 // Eight values of QuantizeOne, as int32 lanes (before the int8 saturation,
 // which the packs below do).
+//
+// z is read 16 bytes at a time: the caller has usually just written it, and a
+// 32-byte load spanning two 16-byte stores (what the portable preprocessing
+// compiles to) cannot be forwarded from the store buffer; it waits for both
+// stores to retire.
 EDGEFLEET_AVX2 inline __m256i Quantize8(const float* z, __m256 inv_scale, __m256i zero_point) {
-  __m256 t = _mm256_mul_ps(_mm256_loadu_ps(z), inv_scale);
+  const __m256 v = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(z)), _mm_loadu_ps(z + 4), 1);
+  __m256 t = _mm256_mul_ps(v, inv_scale);
   t = _mm256_max_ps(t, _mm256_set1_ps(-512.0f));  // t > -512 ? t : -512, as QuantizeOne
   t = _mm256_min_ps(t, _mm256_set1_ps(512.0f));
   const __m256 half = _mm256_or_ps(_mm256_and_ps(t, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.5f));
