@@ -81,14 +81,18 @@ EDGEFLEET_AVX2 inline __m256i Load2x16(const std::int8_t* low, const std::int8_t
 // 256 times the true ones; ScaledSteps bounds how many may be added before
 // they are shifted back. Per lane, sum[0] gets columns 0-3, sum[1] 4-7,
 // sum[2] 8-11 and sum[3] 12-15 of the lane's 16.
-EDGEFLEET_AVX2 inline void MultiplyAccumulate(__m256i a, __m256i b, __m256i pair, __m256i* sum) {
+//
+// The sums are four named references, not an array: with an array GCC copied
+// every accumulator to another register once per iteration.
+EDGEFLEET_AVX2 inline void MultiplyAccumulate(__m256i a, __m256i b, __m256i pair, __m256i& s0, __m256i& s1,
+                                              __m256i& s2, __m256i& s3) {
   const __m256i zero = _mm256_setzero_si256();
   const __m256i lo = _mm256_unpacklo_epi8(a, b);  // (a[c], b[c]) for columns 0-7
   const __m256i hi = _mm256_unpackhi_epi8(a, b);  // columns 8-15
-  sum[0] = _mm256_add_epi32(sum[0], _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, lo), pair));
-  sum[1] = _mm256_add_epi32(sum[1], _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, lo), pair));
-  sum[2] = _mm256_add_epi32(sum[2], _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, hi), pair));
-  sum[3] = _mm256_add_epi32(sum[3], _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, hi), pair));
+  s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, lo), pair));
+  s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, lo), pair));
+  s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_unpacklo_epi8(zero, hi), pair));
+  s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_unpackhi_epi8(zero, hi), pair));
 }
 
 // One step adds at most 256 * 2 * 128 * 128 = 2^23 to a lane, so 128 steps
@@ -106,6 +110,58 @@ EDGEFLEET_AVX2 inline void StoreUnscaled(__m256i sum, const std::int32_t* addend
   StoreSum(_mm256_srai_epi32(sum, 8), addend, acc);
 }
 
+// The inner loops of the blocks below are out of line, their sums in named
+// variables: inlined, GCC merged the sums with the blocks' tails and copied
+// every accumulator to another register once per iteration.
+
+// Rows [start, end) of a 32 * kGroups column block, two per step; an odd
+// count's last input pairs with the zero pad, its own row standing in for the
+// missing one. Writes 4 * kGroups scaled, lane-split sums.
+template <std::uint32_t kGroups>
+EDGEFLEET_AVX2 __attribute__((noinline)) void Pairs32(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
+                                                      std::uint32_t end, std::uint32_t inputs, const WideInput& wide,
+                                                      __m256i* sums) {
+  __m256i s0 = _mm256_setzero_si256();
+  __m256i s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  for (std::uint32_t i = start; i < end; i += 2) {
+    const __m256i pair = InputPair(wide, i);
+    const std::int8_t* r0 = w + i * stride;
+    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
+    MultiplyAccumulate(Load32(r0), Load32(r1), pair, s0, s1, s2, s3);
+    if (kGroups == 2) MultiplyAccumulate(Load32(r0 + 32), Load32(r1 + 32), pair, s4, s5, s6, s7);
+  }
+  sums[0] = s0;
+  sums[1] = s1;
+  sums[2] = s2;
+  sums[3] = s3;
+  sums[4] = s4;
+  sums[5] = s5;
+  sums[6] = s6;
+  sums[7] = s7;
+}
+
+// Whole quads of rows [start, end) of a 16-column block: the low lane takes
+// rows i and i+2, the high lane rows i+1 and i+3 (when the layer is 16 wide,
+// rows i and i+1 are one contiguous 32-byte load). Adds to 4 scaled sums.
+template <bool kContiguous>
+EDGEFLEET_AVX2 __attribute__((noinline)) void Quads16(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
+                                                      std::uint32_t end, const WideInput& wide, __m256i* sums) {
+  __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+  for (std::uint32_t i = start; i < end; i += 4) {
+    const std::int8_t* r = w + i * stride;
+    if (kContiguous) {
+      MultiplyAccumulate(Load32(r), Load32(r + 32), InputQuad(wide, i), s0, s1, s2, s3);
+    } else {
+      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i), s0,
+                         s1, s2, s3);
+    }
+  }
+  sums[0] = s0;
+  sums[1] = s1;
+  sums[2] = s2;
+  sums[3] = s3;
+}
+
 // Accumulators of 32 * kGroups consecutive columns starting at `w` (the
 // first column's weight in row 0), over every input, two rows per step.
 // Rows are `stride` bytes apart. Each 32-byte row load covers columns 0-15 in
@@ -115,55 +171,43 @@ EDGEFLEET_AVX2 inline void StoreUnscaled(__m256i sum, const std::int32_t* addend
 template <std::uint32_t kGroups>
 EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                    const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
+  static_assert(kGroups == 1 || kGroups == 2);
   for (std::uint32_t start = 0; start < inputs; start += 2 * kScaledSteps) {
     const std::uint32_t end = inputs - start > 2 * kScaledSteps ? start + 2 * kScaledSteps : inputs;
-    __m256i sum[4 * kGroups];
-    for (std::uint32_t g = 0; g < 4 * kGroups; ++g) sum[g] = _mm256_setzero_si256();
-    // An odd count's last input pairs with the zero pad; its own row stands
-    // in for the missing one (one loop body: a separate tail made GCC spill).
-    for (std::uint32_t i = start; i < end; i += 2) {
-      const __m256i pair = InputPair(wide, i);
-      const std::int8_t* r0 = w + i * stride;
-      const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
-      for (std::uint32_t g = 0; g < kGroups; ++g) {
-        MultiplyAccumulate(Load32(r0 + 32 * g), Load32(r1 + 32 * g), pair, sum + 4 * g);
-      }
-    }
-    for (std::uint32_t g = 0; g < kGroups; ++g) {
-      const __m256i* s = sum + 4 * g;
-      const std::int32_t* b = (start == 0 ? bias : acc) + 32 * g;
-      std::int32_t* a = acc + 32 * g;
-      StoreUnscaled(_mm256_permute2x128_si256(s[0], s[1], 0x20), b, a);            // columns 0-7
-      StoreUnscaled(_mm256_permute2x128_si256(s[2], s[3], 0x20), b + 8, a + 8);    // 8-15
-      StoreUnscaled(_mm256_permute2x128_si256(s[0], s[1], 0x31), b + 16, a + 16);  // 16-23
-      StoreUnscaled(_mm256_permute2x128_si256(s[2], s[3], 0x31), b + 24, a + 24);  // 24-31
+    __m256i sums[8];
+    Pairs32<kGroups>(w, stride, start, end, inputs, wide, sums);
+    const __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+    const __m256i s4 = sums[4], s5 = sums[5], s6 = sums[6], s7 = sums[7];
+    const std::int32_t* b = start == 0 ? bias : acc;
+    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x20), b, acc);            // columns 0-7
+    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x20), b + 8, acc + 8);    // 8-15
+    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x31), b + 16, acc + 16);  // 16-23
+    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x31), b + 24, acc + 24);  // 24-31
+    if (kGroups == 2) {
+      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x20), b + 32, acc + 32);
+      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x20), b + 40, acc + 40);
+      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x31), b + 48, acc + 48);
+      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x31), b + 56, acc + 56);
     }
   }
 }
 
-// Accumulators of 16 columns, four rows per step: the low lane takes rows i
-// and i+2, the high lane rows i+1 and i+3 (when the layer is 16 wide, rows i
-// and i+1 are one contiguous 32-byte load), and the lanes are added at the
-// end of each run of kScaledSteps steps.
+// Accumulators of 16 columns, four rows per step (Quads16), the two lanes
+// added at the end of each run of kScaledSteps steps.
 EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                    const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
   for (std::uint32_t start = 0; start < inputs; start += 4 * kScaledSteps) {
     const std::uint32_t end = inputs - start > 4 * kScaledSteps ? start + 4 * kScaledSteps : inputs;
-    __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                      _mm256_setzero_si256()};
+    __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
     const std::uint32_t whole = start + ((end - start) & ~3u);
-    std::uint32_t i = start;
     if (stride == 16) {
-      for (; i < whole; i += 4) {
-        MultiplyAccumulate(Load32(w + i * 16), Load32(w + i * 16 + 32), InputQuad(wide, i), sum);
-      }
+      Quads16<true>(w, stride, start, whole, wide, sums);
     } else {
-      for (; i < whole; i += 4) {
-        const std::int8_t* r = w + i * stride;
-        MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i),
-                           sum);
-      }
+      Quads16<false>(w, stride, start, whole, wide, sums);
     }
+    __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+    const std::uint32_t i = whole;
     if (i < end) {
       // 1 to 3 rows left (only in the last run); the missing ones' inputs
       // are the zero pad, and row i stands in for their weights so that
@@ -171,14 +215,17 @@ EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, s
       const std::int8_t* r0 = w + i * stride;
       const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
       const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
-      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), sum);
+      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), s0, s1, s2, s3);
     }
     // Each lane is unscaled before the two are added: both may be near 2^30.
-    for (__m256i& v : sum) v = _mm256_srai_epi32(v, 8);
-    const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(sum[0], sum[1], 0x20),
-                                         _mm256_permute2x128_si256(sum[0], sum[1], 0x31));
-    const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(sum[2], sum[3], 0x20),
-                                          _mm256_permute2x128_si256(sum[2], sum[3], 0x31));
+    s0 = _mm256_srai_epi32(s0, 8);
+    s1 = _mm256_srai_epi32(s1, 8);
+    s2 = _mm256_srai_epi32(s2, 8);
+    s3 = _mm256_srai_epi32(s3, 8);
+    const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                                         _mm256_permute2x128_si256(s0, s1, 0x31));
+    const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(s2, s3, 0x20),
+                                          _mm256_permute2x128_si256(s2, s3, 0x31));
     const std::int32_t* b = start == 0 ? bias : acc;
     StoreSum(low, b, acc);
     StoreSum(high, b + 8, acc + 8);
