@@ -202,11 +202,21 @@ std::uint32_t Detector::SelectMode(const float* window) {
   float best_distance = 0.0f;
   for (std::uint32_t m = 0; m < modes.mode_count; ++m) {
     const float* centroid = modes.centroids + m * dims;
-    float distance = 0.0f;
-    for (std::uint32_t i = 0; i < dims; ++i) {
-      const float d = (mode_features_[i] - centroid[i]) * modes.inv_scale[i];
-      distance += d * d;
+    // Four partial sums (i mod 4), added pairwise at the end: a fixed order,
+    // and no single chain of dependent additions.
+    float partial[4] = {};
+    std::uint32_t i = 0;
+    for (; i + 4 <= dims; i += 4) {
+      for (std::uint32_t k = 0; k < 4; ++k) {
+        const float d = (mode_features_[i + k] - centroid[i + k]) * modes.inv_scale[i + k];
+        partial[k] += d * d;
+      }
     }
+    for (std::uint32_t k = 0; i + k < dims; ++k) {
+      const float d = (mode_features_[i + k] - centroid[i + k]) * modes.inv_scale[i + k];
+      partial[k] += d * d;
+    }
+    const float distance = (partial[0] + partial[1]) + (partial[2] + partial[3]);
     if (m == 0 || distance < best_distance) {
       best = m;
       best_distance = distance;

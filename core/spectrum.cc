@@ -27,13 +27,13 @@ constexpr float kSin72 = 0.951056516295153572116439f;   // sin(2 pi / 5)
 constexpr float kCos144 = -0.809016994374947424102293f; // cos(4 pi / 5)
 constexpr float kSin144 = 0.587785252292473129168706f;  // sin(4 pi / 5)
 
-void Dft2(Complex* t) {
+inline void Dft2(Complex* t) {
   const Complex a = t[0];
   t[0] = Add(a, t[1]);
   t[1] = Sub(a, t[1]);
 }
 
-void Dft3(Complex* t) {
+inline void Dft3(Complex* t) {
   const Complex sum = Add(t[1], t[2]);
   const Complex a = Sub(t[0], Scale(0.5f, sum));
   const Complex b = MulMinusI(Scale(kSin60, Sub(t[1], t[2])));
@@ -42,7 +42,7 @@ void Dft3(Complex* t) {
   t[2] = Sub(a, b);
 }
 
-void Dft4(Complex* t) {
+inline void Dft4(Complex* t) {
   const Complex s02 = Add(t[0], t[2]);
   const Complex d02 = Sub(t[0], t[2]);
   const Complex s13 = Add(t[1], t[3]);
@@ -53,7 +53,7 @@ void Dft4(Complex* t) {
   t[3] = Sub(d02, d13);
 }
 
-void Dft5(Complex* t) {
+inline void Dft5(Complex* t) {
   const Complex s14 = Add(t[1], t[4]);
   const Complex d14 = Sub(t[1], t[4]);
   const Complex s23 = Add(t[2], t[3]);
@@ -74,18 +74,31 @@ void Dft5(Complex* t) {
 // transforms of length p * m. Element k of sub-sequence q is twiddled by
 // W^(q k stride) of the plan's table (k = 0 needs none), then the p-point
 // DFT scatters it back to positions k, m + k, ...
-template <std::uint32_t kRadix, void (*kDft)(Complex*)>
+template <std::uint32_t kRadix>
+inline void Dft(Complex* t) {
+  if constexpr (kRadix == 2) {
+    Dft2(t);
+  } else if constexpr (kRadix == 3) {
+    Dft3(t);
+  } else if constexpr (kRadix == 4) {
+    Dft4(t);
+  } else {
+    Dft5(t);
+  }
+}
+
+template <std::uint32_t kRadix>
 void Level(Complex* data, std::uint32_t count, std::uint32_t m, std::uint32_t stride, const Complex* twiddles) {
   for (std::uint32_t b = 0; b < count; ++b) {
     Complex* block = data + b * kRadix * m;
     Complex t[kRadix];
     for (std::uint32_t q = 0; q < kRadix; ++q) t[q] = block[q * m];
-    kDft(t);
+    Dft<kRadix>(t);
     for (std::uint32_t q = 0; q < kRadix; ++q) block[q * m] = t[q];
     for (std::uint32_t k = 1; k < m; ++k) {
       t[0] = block[k];
       for (std::uint32_t q = 1; q < kRadix; ++q) t[q] = Mul(block[q * m + k], twiddles[q * k * stride]);
-      kDft(t);
+      Dft<kRadix>(t);
       for (std::uint32_t q = 0; q < kRadix; ++q) block[q * m + k] = t[q];
     }
   }
@@ -158,10 +171,10 @@ void FftPlan::Forward(Complex* data) const {
     const std::uint32_t length = m * p;
     const std::uint32_t count = n_ / length;
     switch (p) {
-      case 2: Level<2, Dft2>(data, count, m, count, twiddles_); break;
-      case 3: Level<3, Dft3>(data, count, m, count, twiddles_); break;
-      case 4: Level<4, Dft4>(data, count, m, count, twiddles_); break;
-      default: Level<5, Dft5>(data, count, m, count, twiddles_); break;
+      case 2: Level<2>(data, count, m, count, twiddles_); break;
+      case 3: Level<3>(data, count, m, count, twiddles_); break;
+      case 4: Level<4>(data, count, m, count, twiddles_); break;
+      default: Level<5>(data, count, m, count, twiddles_); break;
     }
     m = length;
   }
@@ -239,11 +252,17 @@ Result<SpectrumExtractor> SpectrumExtractor::Create(std::uint32_t window_len, st
 void SpectrumExtractor::Magnitudes(const float* window, std::uint32_t axis, float* magnitudes) const {
   const std::uint32_t n = n_;
   const float* x = window + axis;
-  float mean = 0.0f;
-  for (std::uint32_t i = 0; i < n; ++i) mean += x[i * axes_];
-  mean /= static_cast<float>(n);
+  // Four partial sums (i mod 4), then added pairwise: a fixed order every
+  // platform reproduces, without one long chain of dependent additions.
+  float partial[4] = {};
+  std::uint32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (std::uint32_t k = 0; k < 4; ++k) partial[k] += x[(i + k) * axes_];
+  }
+  for (std::uint32_t k = 0; i + k < n; ++k) partial[k] += x[(i + k) * axes_];
+  const float mean = ((partial[0] + partial[1]) + (partial[2] + partial[3])) / static_cast<float>(n);
   if (unzip_ == nullptr) {  // odd length: the full complex transform of the real sequence
-    for (std::uint32_t i = 0; i < n; ++i) work_[plan_.slot(i)] = {(x[i * axes_] - mean) * window_[i], 0.0f};
+    for (std::uint32_t j = 0; j < n; ++j) work_[plan_.slot(j)] = {(x[j * axes_] - mean) * window_[j], 0.0f};
     plan_.Forward(work_);
     const float inv_n = 1.0f / static_cast<float>(n);
     for (std::uint32_t k = 0; k < bins(); ++k) {
@@ -254,8 +273,8 @@ void SpectrumExtractor::Magnitudes(const float* window, std::uint32_t axis, floa
   // z[j] = v[2j] + i v[2j+1] for j < m = n / 2.
   const std::uint32_t m = n / 2;
   for (std::uint32_t j = 0; j < m; ++j) {
-    const std::uint32_t i = 2 * j;
-    work_[plan_.slot(j)] = {(x[i * axes_] - mean) * window_[i], (x[(i + 1) * axes_] - mean) * window_[i + 1]};
+    const std::uint32_t e = 2 * j;
+    work_[plan_.slot(j)] = {(x[e * axes_] - mean) * window_[e], (x[(e + 1) * axes_] - mean) * window_[e + 1]};
   }
   plan_.Forward(work_);
   // With Z = FFT_m(z) and Z[m] = Z[0]: the even samples' spectrum is
@@ -272,8 +291,10 @@ void SpectrumExtractor::Magnitudes(const float* window, std::uint32_t axis, floa
     const Complex even = Add(a, b);
     const Complex odd = MulMinusI(Sub(a, b));
     const Complex x2 = Add(even, Mul(unzip_[k], odd));
-    magnitudes[k] = std::sqrt(x2.re * x2.re + x2.im * x2.im) * scale;
+    magnitudes[k] = x2.re * x2.re + x2.im * x2.im;
   }
+  // The square roots in a loop of their own, which vectorizes.
+  for (std::uint32_t k = 1; k < m; ++k) magnitudes[k] = std::sqrt(magnitudes[k]) * scale;
 }
 
 void SpectrumExtractor::Bin(const float* magnitudes, const SpectrumSpec& spec, float* features) {
