@@ -70,13 +70,13 @@ void AxisMeans(const float* window, std::uint32_t window_len, std::uint32_t axes
   // order that every platform (and the training pipeline) reproduces.
   // Walked by pointer: with 32-bit indices GCC must allow for wrap-around,
   // cannot prove the loads contiguous and gathers them one by one.
-  const float* const end = window + std::size_t{window_len} * axes;
+  std::size_t left = std::size_t{window_len} * axes;
   float partial[kLanes] = {};
   const float* p = window;
-  for (; end - p >= kLanes; p += kLanes) {
+  for (; left >= kLanes; left -= kLanes, p += kLanes) {
     for (std::uint32_t k = 0; k < kLanes; ++k) partial[k] += p[k];
   }
-  for (std::uint32_t k = 0; p + k < end; ++k) partial[k] += p[k];
+  for (std::size_t k = 0; k < left; ++k) partial[k] += p[k];
   for (std::uint32_t a = 0; a < axes; ++a) {
     float sum = 0.0f;
     for (std::uint32_t k = a; k < kLanes; k += axes) sum += partial[k];

@@ -6,10 +6,15 @@
 // The multiply-accumulate is vpmaddwd: it multiplies int16 pairs and adds each
 // pair into one int32 lane, so two inputs are consumed per instruction. Rows i
 // and i+1 of the input-major weights are interleaved byte-wise (column c gets
-// (w[i][c], w[i+1][c])), sign-extended to int16 and multiplied by the
-// broadcast pair (x[i], x[i+1]). Products of int8 values fit int16 pairs
-// exactly (|w x| <= 2^14, a pair sum <= 2^15), so the int32 sums are the
-// portable kernel's, bit for bit.
+// (w[i][c], w[i+1][c])), widened to int16 words and multiplied by the
+// broadcast input pair (x[i], x[i+1]). Products of int8 values and their pair
+// sums are exact in int32, and integer addition does not depend on its order,
+// so the accumulators are the portable kernel's, bit for bit; requantization
+// repeats the portable 64-bit rounding exactly.
+//
+// The input is widened to int16 once per layer (WideInput); accumulators go
+// through a stack buffer of the layer's width, which the requantization or
+// the output error then reads.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
