@@ -10,11 +10,7 @@ namespace {
 
 constexpr std::size_t Align8(std::size_t n) { return (n + 7u) & ~std::size_t{7}; }
 
-// Interleaved windows are walked kLanes values at a time: 12 is a multiple
-// of every supported axis count (1 to 4), so lane k always holds axis
-// k % axes and the loops have constant trip counts the compiler vectorizes.
-constexpr std::uint32_t kLanes = 12;
-static_assert(kLanes % 2 == 0 && kLanes % 3 == 0 && kLanes % 4 == 0 && kMaxAxes <= 4);
+using kernels::kLanes;
 
 bool NeedsSpectrum(const ModelView& m) {
   return m.preprocessing.kind == FeatureKind::kSpectrum || m.modes.mode_count > 1;
@@ -38,13 +34,9 @@ std::uint32_t MaxWidth(const ModelView& m) {
   return width;
 }
 
-// True when every value is finite and |v| <= kMaxInputMagnitude. Compared as
-// integers: for non-negative IEEE floats the bit patterns order like the
-// values, and infinities and NaNs (all exponent bits set) lie above every
-// finite limit. An OR of integer comparisons vectorizes on every target; a
-// float comparison that must also catch NaN did not (GCC kept it scalar).
 bool SameSpec(const SpectrumSpec& a, const SpectrumSpec& b) {
-  if (a.bin_count != b.bin_count || std::bit_cast<std::uint32_t>(a.log_floor) != std::bit_cast<std::uint32_t>(b.log_floor)) {
+  if (a.bin_count != b.bin_count ||
+      std::bit_cast<std::uint32_t>(a.log_floor) != std::bit_cast<std::uint32_t>(b.log_floor)) {
     return false;
   }
   for (std::uint32_t j = 0; j <= a.bin_count; ++j) {
@@ -53,35 +45,24 @@ bool SameSpec(const SpectrumSpec& a, const SpectrumSpec& b) {
   return true;
 }
 
-bool AllWithinLimit(const float* values, std::size_t count) {
-  const auto limit = std::bit_cast<std::int32_t>(kMaxInputMagnitude);
-  std::int32_t over = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::int32_t magnitude = std::bit_cast<std::int32_t>(values[i]) & 0x7FFFFFFF;
-    over |= magnitude > limit ? 1 : 0;
+// Per-axis means from per-lane sums (lane k holds axis k % axes).
+void MeansFromLanes(const float* partial, std::uint32_t window_len, std::uint32_t axes, float* means) {
+  for (std::uint32_t a = 0; a < axes; ++a) {
+    float sum = 0.0f;
+    for (std::uint32_t k = a; k < kLanes; k += axes) sum += partial[k];
+    means[a] = sum / static_cast<float>(window_len);
   }
-  return over == 0;
 }
 
 }  // namespace
 
 void AxisMeans(const float* window, std::uint32_t window_len, std::uint32_t axes, float* means) {
   // One partial sum per lane: independent chains, and a fixed summation
-  // order that every platform (and the training pipeline) reproduces.
-  // Walked by pointer: with 32-bit indices GCC must allow for wrap-around,
-  // cannot prove the loads contiguous and gathers them one by one.
-  std::size_t left = std::size_t{window_len} * axes;
+  // order that every platform, either kernel set (the AVX2 one adds the same
+  // lanes in the same order) and the training pipeline reproduce.
   float partial[kLanes] = {};
-  const float* p = window;
-  for (; left >= kLanes; left -= kLanes, p += kLanes) {
-    for (std::uint32_t k = 0; k < kLanes; ++k) partial[k] += p[k];
-  }
-  for (std::size_t k = 0; k < left; ++k) partial[k] += p[k];
-  for (std::uint32_t a = 0; a < axes; ++a) {
-    float sum = 0.0f;
-    for (std::uint32_t k = a; k < kLanes; k += axes) sum += partial[k];
-    means[a] = sum / static_cast<float>(window_len);
-  }
+  kernels::kPortable.lane_sums(window, std::size_t{window_len} * axes, partial);
+  MeansFromLanes(partial, window_len, axes, means);
 }
 
 std::size_t RequiredArenaBytes(const ModelView& model) {
@@ -234,7 +215,7 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
     result.status = Status::kBadInput;
     return result;
   }
-  if (!AllWithinLimit(window, count)) {
+  if (!kernels_->within_limit(window, count, kMaxInputMagnitude)) {
     result.status = Status::kBadInput;
     return result;
   }
@@ -245,22 +226,21 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
   } else {
     // The static mean (the sensor's tilt) identifies the recording session,
     // not the fault: it never reaches the detector.
-    float mean[kMaxAxes];
-    AxisMeans(window, n, axes, mean);
+    // AxisMeans, with this detector's kernels.
+    float partial[kLanes] = {};
+    kernels_->lane_sums(window, count, partial);
+    float mean[kMaxAxes] = {};
+    MeansFromLanes(partial, n, axes, mean);
     const PartView& part = model_.parts[mode];
     if (part.norm_count == axes) {
-      // Mean removal and per-axis normalisation in one vectorized pass.
+      // Mean removal and per-axis normalisation in one pass.
       float shift[kLanes];
       float scale[kLanes];
-      for (std::uint32_t k = 0; k < kLanes; ++k) {
-        shift[k] = mean[k % axes] + part.offset[k % axes];
-        scale[k] = part.inv_scale[k % axes];
+      for (std::uint32_t k = 0, a = 0; k < kLanes; ++k, a = a + 1 == axes ? 0 : a + 1) {  // a = k % axes
+        shift[k] = mean[a] + part.offset[a];
+        scale[k] = part.inv_scale[a];
       }
-      std::size_t j = 0;
-      for (; j + kLanes <= count; j += kLanes) {
-        for (std::size_t k = 0; k < kLanes; ++k) features_[j + k] = (window[j + k] - shift[k]) * scale[k];
-      }
-      for (std::size_t k = 0; j + k < count; ++k) features_[j + k] = (window[j + k] - shift[k]) * scale[k];
+      kernels_->normalise_lanes(window, count, shift, scale, features_);
       *features = features_;
       result.value = mode;
       return result;
@@ -288,20 +268,9 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
 }
 
 float Detector::RunNetwork(std::uint32_t network, const float* z) {
-  const std::uint32_t layer_count = model_.networks[network].layer_count;
   const LayerView* layers = layers_ + first_layer_[network];
-  const std::uint32_t features = layers[0].in;
-
-  std::int8_t* in = act_a_;
-  std::int8_t* out = act_b_;
-  kernels_->quantize_input(z, features, 1.0f / layers[0].input_scale, layers[0].input_zero_point, in);
-  for (std::uint32_t l = 0; l + 1 < layer_count; ++l) {
-    kernels_->hidden_layer(layers[l], in, out);
-    std::int8_t* swap = in;
-    in = out;
-    out = swap;
-  }
-  return kernels_->output_layer_error(layers[layer_count - 1], in, z) / static_cast<float>(features);
+  const std::uint32_t count = model_.networks[network].layer_count;
+  return kernels_->network_error(layers, count, z, act_a_, act_b_) / static_cast<float>(layers[0].in);
 }
 
 Result<Inference> Detector::Run(const float* window, std::size_t count) {

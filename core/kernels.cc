@@ -43,6 +43,35 @@ inline void AccumulateColumns(const LayerView& layer, std::uint32_t c0, std::uin
   }
 }
 
+bool WithinLimitAll(const float* values, std::size_t count, float limit) {
+  std::int32_t over = 0;  // branch-free, so it vectorizes
+  for (std::size_t i = 0; i < count; ++i) over |= WithinLimit(values[i], limit) ? 0 : 1;
+  return over == 0;
+}
+
+void LaneSums(const float* values, std::size_t count, float* partial) {
+  // Counted down, not compared as a pointer difference: with 32-bit
+  // indices GCC must allow for wrap-around and gathers the loads one by one.
+  float lanes[kLanes];
+  for (std::uint32_t k = 0; k < kLanes; ++k) lanes[k] = partial[k];
+  const float* p = values;
+  std::size_t left = count;
+  for (; left >= kLanes; left -= kLanes, p += kLanes) {
+    for (std::uint32_t k = 0; k < kLanes; ++k) lanes[k] += p[k];
+  }
+  for (std::size_t k = 0; k < left; ++k) lanes[k] += p[k];
+  for (std::uint32_t k = 0; k < kLanes; ++k) partial[k] = lanes[k];
+}
+
+void NormaliseLanes(const float* __restrict values, std::size_t count, const float* __restrict shift,
+                    const float* __restrict scale, float* __restrict out) {
+  std::size_t j = 0;
+  for (; j + kLanes <= count; j += kLanes) {
+    for (std::size_t k = 0; k < kLanes; ++k) out[j + k] = (values[j + k] - shift[k]) * scale[k];
+  }
+  for (std::size_t k = 0; j + k < count; ++k) out[j + k] = (values[j + k] - shift[k]) * scale[k];
+}
+
 void QuantizeInput(const float* __restrict z, std::uint32_t n, float inv_scale, std::int32_t zero_point,
                    std::int8_t* __restrict out) {
   // Branch-free (the clamps are selects), so it vectorizes where it can.
@@ -85,8 +114,23 @@ float OutputLayerError(const LayerView& last, const std::int8_t* __restrict in, 
   return sum;
 }
 
+float NetworkError(const LayerView* layers, std::uint32_t count, const float* z, std::int8_t* a,
+                   std::int8_t* b) {
+  QuantizeInput(z, layers[0].in, 1.0f / layers[0].input_scale, layers[0].input_zero_point, a);
+  std::int8_t* in = a;
+  std::int8_t* out = b;
+  for (std::uint32_t l = 0; l + 1 < count; ++l) {
+    HiddenLayer(layers[l], in, out);
+    std::int8_t* swap = in;
+    in = out;
+    out = swap;
+  }
+  return OutputLayerError(layers[count - 1], in, z);
+}
+
 }  // namespace
 
-const KernelSet kPortable = {QuantizeInput, Accumulate, HiddenLayer, OutputLayerError, "portable"};
+const KernelSet kPortable = {WithinLimitAll, LaneSums,         NormaliseLanes, QuantizeInput, Accumulate,
+                             HiddenLayer,    OutputLayerError, NetworkError,   "portable"};
 
 }  // namespace edgefleet::core::kernels

@@ -21,7 +21,9 @@
 // off the caller's buffer.
 #pragma once
 
+#include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "core/artifact.h"
@@ -76,12 +78,35 @@ inline float SquaredError(std::int32_t acc, float input_scale, float weight_scal
   return d * d;
 }
 
+// |v| <= limit for a finite limit > 0, false for NaN and infinities, as
+// integers: for non-negative IEEE floats the bit patterns order like the
+// values, and infinities and NaNs (all exponent bits set) lie above every
+// finite limit. Integer comparisons vectorize on every target (a float
+// comparison that must also catch NaN did not).
+inline bool WithinLimit(float v, float limit) {
+  return (std::bit_cast<std::int32_t>(v) & 0x7FFFFFFF) <= std::bit_cast<std::int32_t>(limit);
+}
+
 // The lowest int8 output of a hidden layer: its zero point under ReLU.
 inline std::int32_t LowestOutput(const LayerView& layer) {
   return layer.activation == Activation::kRelu ? layer.output_zero_point : -128;
 }
 
+// Interleaved windows are walked kLanes values at a time: 12 is a multiple
+// of every supported axis count (1 to 4), so lane k always holds axis
+// k % axes, and per-lane sums have a fixed order on every target.
+inline constexpr std::uint32_t kLanes = 12;
+static_assert(kLanes % 2 == 0 && kLanes % 3 == 0 && kLanes % 4 == 0 && kMaxAxes <= 4);
+
 struct KernelSet {
+  // True when every value is finite and |v| <= limit (limit finite, > 0).
+  bool (*within_limit)(const float* values, std::size_t count, float limit);
+  // partial[k] += values[j + k] for j = 0, kLanes, 2 kLanes, ... < count, in
+  // that order, for k < kLanes (values past count are not read).
+  void (*lane_sums)(const float* values, std::size_t count, float* partial);
+  // out[j] = (values[j] - shift[j % kLanes]) * scale[j % kLanes], j < count.
+  void (*normalise_lanes)(const float* values, std::size_t count, const float* shift, const float* scale,
+                          float* out);
   // out[i] = QuantizeOne(z[i], inv_scale, zero_point) for i < n.
   void (*quantize_input)(const float* z, std::uint32_t n, float inv_scale, std::int32_t zero_point,
                          std::int8_t* out);
@@ -92,6 +117,12 @@ struct KernelSet {
   // The last layer dequantized from its accumulators (r[c] = acc[c] * s_in *
   // s_w[c], ReLU if declared) and sum_c (r[c] - z[c])^2.
   float (*output_layer_error)(const LayerView& layer, const std::int8_t* in, const float* z);
+  // The whole network (count layers, the last one's sum of squared errors):
+  // quantize_input, hidden_layer for all but the last layer, then
+  // output_layer_error, with the same integers. `a` and `b` are int8 scratch
+  // of the widest layer (a kernel set may work elsewhere).
+  float (*network_error)(const LayerView* layers, std::uint32_t count, const float* z, std::int8_t* a,
+                         std::int8_t* b);
   const char* name;
 };
 

@@ -19,6 +19,7 @@
 
 #include <immintrin.h>
 
+#include <bit>
 #include <cstring>
 
 #include "core/kernels.h"
@@ -44,17 +45,17 @@ EDGEFLEET_AVX2 inline void Widen(const std::int8_t* in, std::uint32_t n, WideInp
   for (std::uint32_t k = 0; k < 4; ++k) wide.x[n + k] = 0;
 }
 
-// (x[i], x[i+1]) in every 32-bit lane.
-EDGEFLEET_AVX2 inline __m256i InputPair(const WideInput& wide, std::uint32_t i) {
+// (x[0], x[1]) in every 32-bit lane.
+EDGEFLEET_AVX2 inline __m256i InputPair(const std::int16_t* x) {
   std::int32_t pair = 0;
-  std::memcpy(&pair, wide.x + i, sizeof(pair));
+  std::memcpy(&pair, x, sizeof(pair));
   return _mm256_set1_epi32(pair);
 }
 
-// (x[i], x[i+2]) in the low 128-bit lane, (x[i+1], x[i+3]) in the high one.
-EDGEFLEET_AVX2 inline __m256i InputQuad(const WideInput& wide, std::uint32_t i) {
+// (x[0], x[2]) in the low 128-bit lane, (x[1], x[3]) in the high one.
+EDGEFLEET_AVX2 inline __m256i InputQuad(const std::int16_t* x) {
   std::int64_t quad = 0;
-  std::memcpy(&quad, wide.x + i, sizeof(quad));
+  std::memcpy(&quad, x, sizeof(quad));
   const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5, 0, 1, 4, 5,  //
                                         2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7, 2, 3, 6, 7);
   return _mm256_shuffle_epi8(_mm256_set1_epi64x(quad), pick);
@@ -119,21 +120,20 @@ EDGEFLEET_AVX2 inline void StoreUnscaled(__m256i sum, const std::int32_t* addend
 // variables: inlined, GCC merged the sums with the blocks' tails and copied
 // every accumulator to another register once per iteration.
 
-// Rows [start, end) of a 32 * kGroups column block, two per step; an odd
-// count's last input pairs with the zero pad, its own row standing in for the
-// missing one. Writes 4 * kGroups scaled, lane-split sums.
+// Whole pairs of rows from `start` of a 32 * kGroups column block
+// ((end - start) / 2 of them). Writes 4 * kGroups scaled, lane-split sums.
 template <std::uint32_t kGroups>
 EDGEFLEET_AVX2 __attribute__((noinline)) void Pairs32(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
-                                                      std::uint32_t end, std::uint32_t inputs, const WideInput& wide,
-                                                      __m256i* sums) {
+                                                      std::uint32_t end, const WideInput& wide, __m256i* sums) {
   __m256i s0 = _mm256_setzero_si256();
   __m256i s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-  for (std::uint32_t i = start; i < end; i += 2) {
-    const __m256i pair = InputPair(wide, i);
-    const std::int8_t* r0 = w + i * stride;
-    const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
-    MultiplyAccumulate(Load32(r0), Load32(r1), pair, s0, s1, s2, s3);
-    if (kGroups == 2) MultiplyAccumulate(Load32(r0 + 32), Load32(r1 + 32), pair, s4, s5, s6, s7);
+  const std::int8_t* r = w + std::size_t{start} * stride;
+  const std::int16_t* x = wide.x + start;
+  const std::size_t step = 2 * std::size_t{stride};
+  for (std::uint32_t pairs = (end - start) / 2; pairs > 0; --pairs, r += step, x += 2) {
+    const __m256i pair = InputPair(x);
+    MultiplyAccumulate(Load32(r), Load32(r + stride), pair, s0, s1, s2, s3);
+    if (kGroups == 2) MultiplyAccumulate(Load32(r + 32), Load32(r + stride + 32), pair, s4, s5, s6, s7);
   }
   sums[0] = s0;
   sums[1] = s1;
@@ -152,13 +152,15 @@ template <bool kContiguous>
 EDGEFLEET_AVX2 __attribute__((noinline)) void Quads16(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
                                                       std::uint32_t end, const WideInput& wide, __m256i* sums) {
   __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
-  for (std::uint32_t i = start; i < end; i += 4) {
-    const std::int8_t* r = w + i * stride;
+  const std::int8_t* r = w + std::size_t{start} * stride;
+  const std::int16_t* x = wide.x + start;
+  const std::size_t step = 4 * std::size_t{stride};
+  for (std::uint32_t quads = (end - start) / 4; quads > 0; --quads, r += step, x += 4) {
     if (kContiguous) {
-      MultiplyAccumulate(Load32(r), Load32(r + 32), InputQuad(wide, i), s0, s1, s2, s3);
+      MultiplyAccumulate(Load32(r), Load32(r + 32), InputQuad(x), s0, s1, s2, s3);
     } else {
-      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(wide, i), s0,
-                         s1, s2, s3);
+      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(x), s0, s1,
+                         s2, s3);
     }
   }
   sums[0] = s0;
@@ -180,9 +182,15 @@ EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, s
   for (std::uint32_t start = 0; start < inputs; start += 2 * kScaledSteps) {
     const std::uint32_t end = inputs - start > 2 * kScaledSteps ? start + 2 * kScaledSteps : inputs;
     __m256i sums[8];
-    Pairs32<kGroups>(w, stride, start, end, inputs, wide, sums);
-    const __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
-    const __m256i s4 = sums[4], s5 = sums[5], s6 = sums[6], s7 = sums[7];
+    Pairs32<kGroups>(w, stride, start, end, wide, sums);
+    __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+    __m256i s4 = sums[4], s5 = sums[5], s6 = sums[6], s7 = sums[7];
+    if ((end - start) % 2 != 0) {  // only the last run's end can be odd
+      const std::int8_t* r = w + std::size_t{end - 1} * stride;
+      const __m256i pair = InputPair(wide.x + end - 1);  // with the zero pad
+      MultiplyAccumulate(Load32(r), Load32(r), pair, s0, s1, s2, s3);
+      if (kGroups == 2) MultiplyAccumulate(Load32(r + 32), Load32(r + 32), pair, s4, s5, s6, s7);
+    }
     const std::int32_t* b = start == 0 ? bias : acc;
     StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x20), b, acc);            // columns 0-7
     StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x20), b + 8, acc + 8);    // 8-15
@@ -220,7 +228,7 @@ EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, s
       const std::int8_t* r0 = w + i * stride;
       const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
       const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
-      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide, i), s0, s1, s2, s3);
+      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide.x + i), s0, s1, s2, s3);
     }
     // Each lane is unscaled before the two are added: both may be near 2^30.
     s0 = _mm256_srai_epi32(s0, 8);
@@ -247,17 +255,17 @@ EDGEFLEET_AVX2 inline void Block8(const std::int8_t* w, std::uint32_t stride, st
     const std::int8_t* r0 = w + i * stride;
     const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
     const __m128i ab = _mm_unpacklo_epi8(Load8(r0), Load8(r1));
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_cvtepi8_epi16(ab), InputPair(wide, i)));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_cvtepi8_epi16(ab), InputPair(wide.x + i)));
   }
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), sum);
 }
 
 // acc[c] for every column: blocks of 64 and 32 columns (two rows per step,
 // up to eight accumulator registers live across the input loop), 16 (four
-// rows per step) and 8. A layer of 8 or more outputs ends with an 8-column
-// block aligned to its last column, which may recompute columns already done
-// (to the same values) but never reads a weight outside the layer; narrower
-// layers are done one column at a time.
+// rows per step) and 8. A layer's last block is aligned to its last column,
+// which may recompute columns already done (to the same values) but never
+// reads a weight outside the layer; layers narrower than 8 are done one
+// column at a time.
 EDGEFLEET_AVX2 void AccumulateWide(const LayerView& layer, const WideInput& wide, std::int32_t* acc) {
   const std::uint32_t out = layer.out;
   const std::uint32_t inputs = layer.in;
@@ -272,6 +280,14 @@ EDGEFLEET_AVX2 void AccumulateWide(const LayerView& layer, const WideInput& wide
   if (c + 16 <= out) {
     Block16(w + c, out, inputs, wide, bias + c, acc + c);
     c += 16;
+  }
+  if (c == out) return;
+  // Fewer than 16 columns left: one 16-column block aligned to the last
+  // column when the layer is that wide (four rows per step beat two 8-column
+  // blocks), else 8-column blocks.
+  if (out >= 16) {
+    Block16(w + (out - 16), out, inputs, wide, bias + (out - 16), acc + (out - 16));
+    return;
   }
   if (c + 8 <= out) {
     Block8(w + c, out, inputs, wide, bias + c, acc + c);
@@ -386,9 +402,7 @@ EDGEFLEET_AVX2 inline __m256 SquaredError8(const std::int32_t* acc, const float*
 // The sum of squares runs in 16 lanes (two registers), then lanes are added
 // pairwise: a different order from the portable kernel's running sum, so the
 // two may differ in the last bits.
-EDGEFLEET_AVX2 float OutputLayerError(const LayerView& last, const std::int8_t* in, const float* z) {
-  alignas(32) std::int32_t acc[kMaxLayerWidth];
-  Accumulate(last, in, acc);
+EDGEFLEET_AVX2 float ErrorFromAccumulators(const LayerView& last, const std::int32_t* acc, const float* z) {
   const std::uint32_t n = last.out;
   const bool relu = last.activation == Activation::kRelu;
   const __m256 input_scale = _mm256_set1_ps(last.input_scale);
@@ -411,6 +425,42 @@ EDGEFLEET_AVX2 float OutputLayerError(const LayerView& last, const std::int8_t* 
   float total = _mm_cvtss_f32(four);
   for (; c < n; ++c) total += SquaredError(acc[c], last.input_scale, last.weight_scale[c], relu, z[c]);
   return total;
+}
+
+EDGEFLEET_AVX2 float OutputLayerError(const LayerView& last, const std::int8_t* in, const float* z) {
+  alignas(32) std::int32_t acc[kMaxLayerWidth];
+  Accumulate(last, in, acc);
+  return ErrorFromAccumulators(last, acc, z);
+}
+
+// A hidden layer's requantized outputs straight into the next layer's int16
+// input (the same values HiddenLayer stores as int8), with its zero pad.
+EDGEFLEET_AVX2 void RequantizeWide(const LayerView& layer, const std::int32_t* acc, WideInput& next) {
+  const std::uint32_t n = layer.out;
+  const __m256i zero_point = _mm256_set1_epi32(layer.output_zero_point);
+  const __m256i lowest = _mm256_set1_epi32(LowestOutput(layer));
+  std::int16_t* x = next.x;
+  std::uint32_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m256i lo = RequantizeAt(layer, acc, c, zero_point, lowest);
+    const __m256i hi = RequantizeAt(layer, acc, c + 8, zero_point, lowest);
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(x + c), words);
+  }
+  for (; c < n;) {
+    if (n >= 8) {  // 8 at a time, the last 8 aligned to the end as in AccumulateWide
+      c = c + 8 <= n ? c : n - 8;
+      const __m256i y = RequantizeAt(layer, acc, c, zero_point, lowest);
+      const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(x + c), words);
+      c += 8;
+    } else {
+      x[c] = RequantizeToInt8(acc[c], layer.multiplier[c], layer.shift[c], layer.output_zero_point,
+                              LowestOutput(layer));
+      ++c;
+    }
+  }
+  for (std::uint32_t k = 0; k < 4; ++k) x[n + k] = 0;
 }
 
 // Eight values of QuantizeOne, as int32 lanes (before the int8 saturation,
@@ -451,9 +501,120 @@ EDGEFLEET_AVX2 void QuantizeInput(const float* z, std::uint32_t n, float inv_sca
   for (; i < n; ++i) out[i] = QuantizeOne(z[i], inv_scale, zero_point);
 }
 
+// QuantizeInput straight into a layer's int16 input, with its zero pad.
+EDGEFLEET_AVX2 void QuantizeWide(const float* z, std::uint32_t n, float inv_scale, std::int32_t zero_point,
+                                 WideInput& wide) {
+  const __m256 scale = _mm256_set1_ps(inv_scale);
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  const __m256i lo = _mm256_set1_epi16(-128);
+  const __m256i hi = _mm256_set1_epi16(127);
+  std::uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i words = _mm256_packs_epi32(Quantize8(z + i, scale, zp), Quantize8(z + i + 8, scale, zp));
+    const __m256i clamped = _mm256_min_epi16(_mm256_max_epi16(words, lo), hi);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(wide.x + i), _mm256_permute4x64_epi64(clamped, 0xD8));
+  }
+  if (i < n && n >= 16) {  // the last 16 again, aligned to the end (the same values)
+    i = n - 16;
+    const __m256i words = _mm256_packs_epi32(Quantize8(z + i, scale, zp), Quantize8(z + i + 8, scale, zp));
+    const __m256i clamped = _mm256_min_epi16(_mm256_max_epi16(words, lo), hi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(wide.x + i), _mm256_permute4x64_epi64(clamped, 0xD8));
+    i = n;
+  }
+  for (; i < n; ++i) wide.x[i] = QuantizeOne(z[i], inv_scale, zero_point);
+  for (std::uint32_t k = 0; k < 4; ++k) wide.x[n + k] = 0;
+}
+
+// The whole network without int8 round trips: each layer's outputs are
+// written as the next layer's int16 input (the same values).
+EDGEFLEET_AVX2 float NetworkError(const LayerView* layers, std::uint32_t count, const float* z, std::int8_t*,
+                                  std::int8_t*) {
+  WideInput a;
+  WideInput b;
+  alignas(32) std::int32_t acc[kMaxLayerWidth];
+  QuantizeWide(z, layers[0].in, 1.0f / layers[0].input_scale, layers[0].input_zero_point, a);
+  WideInput* in = &a;
+  WideInput* out = &b;
+  for (std::uint32_t l = 0; l + 1 < count; ++l) {
+    AccumulateWide(layers[l], *in, acc);
+    RequantizeWide(layers[l], acc, *out);
+    WideInput* swap = in;
+    in = out;
+    out = swap;
+  }
+  AccumulateWide(layers[count - 1], *in, acc);
+  return ErrorFromAccumulators(layers[count - 1], acc, z);
+}
+
+EDGEFLEET_AVX2 bool WithinLimitAll(const float* values, std::size_t count, float limit) {
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(limit));
+  __m256i over = _mm256_setzero_si256();
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + i));
+    over = _mm256_or_si256(over, _mm256_cmpgt_epi32(_mm256_and_si256(v, magnitude), bound));
+  }
+  bool ok = _mm256_testz_si256(over, over) != 0;
+  for (; i < count; ++i) ok = ok && WithinLimit(values[i], limit);
+  return ok;
+}
+
+// Lanes 0-7 of the kLanes partial sums in one register, 8-11 in another:
+// each lane adds the same values in the same order as the portable loop.
+EDGEFLEET_AVX2 void LaneSums(const float* values, std::size_t count, float* partial) {
+  __m256 low = _mm256_loadu_ps(partial);
+  __m128 high = _mm_loadu_ps(partial + 8);
+  const float* p = values;
+  std::size_t left = count;
+  for (; left >= kLanes; left -= kLanes, p += kLanes) {
+    low = _mm256_add_ps(low, _mm256_loadu_ps(p));
+    high = _mm_add_ps(high, _mm_loadu_ps(p + 8));
+  }
+  _mm256_storeu_ps(partial, low);
+  _mm_storeu_ps(partial + 8, high);
+  for (std::size_t k = 0; k < left; ++k) partial[k] += p[k];
+}
+
+// 24 values per step (the shift and scale patterns repeat every kLanes, so
+// twice over they fill three registers); elementwise, so any width gives the
+// portable results.
+EDGEFLEET_AVX2 void NormaliseLanes(const float* values, std::size_t count, const float* shift, const float* scale,
+                                   float* out) {
+  __m256 s[3];
+  __m256 m[3];
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    alignas(32) float shift8[8];
+    alignas(32) float scale8[8];
+    for (std::uint32_t k = 0; k < 8; ++k) {
+      shift8[k] = shift[(8 * r + k) % kLanes];
+      scale8[k] = scale[(8 * r + k) % kLanes];
+    }
+    s[r] = _mm256_load_ps(shift8);
+    m[r] = _mm256_load_ps(scale8);
+  }
+  std::size_t j = 0;
+  for (; j + 2 * kLanes <= count; j += 2 * kLanes) {
+    for (std::uint32_t r = 0; r < 3; ++r) {
+      const __m256 v = _mm256_loadu_ps(values + j + 8 * r);
+      _mm256_storeu_ps(out + j + 8 * r, _mm256_mul_ps(_mm256_sub_ps(v, s[r]), m[r]));
+    }
+  }
+  if (j + kLanes <= count) {  // one more run of kLanes: lanes 0-7 and 8-11
+    const __m256 v = _mm256_loadu_ps(values + j);
+    _mm256_storeu_ps(out + j, _mm256_mul_ps(_mm256_sub_ps(v, s[0]), m[0]));
+    const __m128 w = _mm_loadu_ps(values + j + 8);
+    _mm_storeu_ps(out + j + 8, _mm_mul_ps(_mm_sub_ps(w, _mm256_castps256_ps128(s[1])), _mm256_castps256_ps128(m[1])));
+    j += kLanes;
+  }
+  // j is a multiple of kLanes here, so value j + k is in lane k.
+  for (std::size_t k = 0; j + k < count; ++k) out[j + k] = (values[j + k] - shift[k]) * scale[k];
+}
+
 }  // namespace
 
-const KernelSet kAvx2 = {QuantizeInput, Accumulate, HiddenLayer, OutputLayerError, "avx2"};
+const KernelSet kAvx2 = {WithinLimitAll, LaneSums,         NormaliseLanes, QuantizeInput, Accumulate,
+                         HiddenLayer,    OutputLayerError, NetworkError,   "avx2"};
 
 bool CpuHasAvx2() {
   // libgcc's (and compiler-rt's) check includes the OS's XSAVE support of the

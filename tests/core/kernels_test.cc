@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -227,6 +229,99 @@ TEST(Kernels, Avx2QuantizesInputsLikePortable) {
         ASSERT_EQ(a, b) << "n=" << n << " inv_scale=" << inv_scale << " zero_point=" << zero_point;
       }
     }
+  }
+}
+
+TEST(Kernels, Avx2PreprocessesWindowsLikePortable) {
+  SKIP_WITHOUT_AVX2();
+  const KernelSet& portable = core::kernels::kPortable;
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.5f);
+  constexpr std::uint32_t kLanes = core::kernels::kLanes;
+  for (std::size_t count = 0; count <= 4 * 256 + 30; count += count < 80 ? 1 : 37) {
+    std::vector<float> values(count);
+    for (auto& v : values) v = normal(rng);
+    float shift[kLanes];
+    float scale[kLanes];
+    for (std::uint32_t k = 0; k < kLanes; ++k) {
+      shift[k] = normal(rng);
+      scale[k] = normal(rng);
+    }
+    float a[kLanes] = {1.0f, 2.0f};  // sums add to what is there
+    float b[kLanes] = {1.0f, 2.0f};
+    portable.lane_sums(values.data(), count, a);
+    Avx2()->lane_sums(values.data(), count, b);
+    for (std::uint32_t k = 0; k < kLanes; ++k) ASSERT_EQ(a[k], b[k]) << "count=" << count << " lane " << k;
+    std::vector<float> out_a(count);
+    std::vector<float> out_b(count);
+    portable.normalise_lanes(values.data(), count, shift, scale, out_a.data());
+    Avx2()->normalise_lanes(values.data(), count, shift, scale, out_b.data());
+    ASSERT_EQ(out_a, out_b) << "count=" << count;
+
+    const float limit = 3.0f;
+    ASSERT_EQ(portable.within_limit(values.data(), count, limit), Avx2()->within_limit(values.data(), count, limit));
+    if (count == 0) continue;
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity(),
+                      std::numeric_limits<float>::infinity(), 3.0000002f, -1e30f}) {
+      std::vector<float> clipped(count);
+      for (std::size_t i = 0; i < count; ++i) clipped[i] = std::fmin(std::fmax(values[i], -limit), limit);
+      ASSERT_TRUE(Avx2()->within_limit(clipped.data(), count, limit));
+      clipped[rng() % count] = bad;
+      EXPECT_FALSE(portable.within_limit(clipped.data(), count, limit)) << bad;
+      EXPECT_FALSE(Avx2()->within_limit(clipped.data(), count, limit)) << bad << " count=" << count;
+    }
+  }
+}
+
+// network_error chains the per-layer kernels; the AVX2 one keeps the
+// activations as int16 between layers. Against its own per-layer kernels it
+// must agree to the bit (the same integers, the same float error code), and
+// against the portable chain up to the error's summation order.
+TEST(Kernels, Avx2NetworkMatchesItsLayersAndPortable) {
+  SKIP_WITHOUT_AVX2();
+  std::mt19937_64 rng(13);
+  std::uniform_int_distribution<std::uint32_t> width(1, 40);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<std::uint32_t>> shapes = {{300, 16, 8, 16, 300}, {75, 32, 8, 32, 75}, {7, 7}, {1, 1},
+                                                    {301, 37, 5, 301}};
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::uint32_t> shape(2 + rng() % 4);
+    for (auto& w : shape) w = width(rng);
+    shape.back() = shape.front();
+    shapes.push_back(shape);
+  }
+  for (const auto& shape : shapes) {
+    std::vector<RandomLayer> owned;
+    for (std::size_t l = 0; l + 1 < shape.size(); ++l) {
+      const auto activation = l + 2 < shape.size() ? core::Activation::kRelu : core::Activation::kLinear;
+      owned.push_back(MakeLayer(shape[l], shape[l + 1], activation, Extremes::kNone, rng));
+    }
+    std::vector<core::LayerView> layers;
+    for (auto& l : owned) layers.push_back(l.view);
+    for (std::size_t l = 1; l < layers.size(); ++l) {  // chained quantization, as the format requires
+      layers[l].input_scale = layers[l - 1].output_scale;
+      layers[l].input_zero_point = layers[l - 1].output_zero_point;
+    }
+    std::vector<float> z(shape.front());
+    for (auto& v : z) v = normal(rng) * layers[0].input_scale * 40.0f;  // inputs of about +-40
+    const std::uint32_t widest = *std::max_element(shape.begin(), shape.end());
+    std::vector<std::int8_t> a(widest);
+    std::vector<std::int8_t> b(widest);
+    const auto count = static_cast<std::uint32_t>(layers.size());
+    const float portable = core::kernels::kPortable.network_error(layers.data(), count, z.data(), a.data(), b.data());
+    const float fused = Avx2()->network_error(layers.data(), count, z.data(), a.data(), b.data());
+    // The same network through the AVX2 per-layer kernels.
+    Avx2()->quantize_input(z.data(), shape.front(), 1.0f / layers[0].input_scale, layers[0].input_zero_point,
+                           a.data());
+    std::int8_t* in = a.data();
+    std::int8_t* out = b.data();
+    for (std::uint32_t l = 0; l + 1 < count; ++l) {
+      Avx2()->hidden_layer(layers[l], in, out);
+      std::swap(in, out);
+    }
+    const float layered = Avx2()->output_layer_error(layers[count - 1], in, z.data());
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(fused), std::bit_cast<std::uint32_t>(layered)) << shape.size();
+    ASSERT_NEAR(fused, portable, 1e-5f * portable + 1e-30f);
   }
 }
 
