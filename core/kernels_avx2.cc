@@ -84,9 +84,9 @@ EDGEFLEET_AVX2 inline __m256i Load2x16(const std::int8_t* low, const std::int8_t
 // the high half of a 16-bit word (unpacked with zero): the word is the weight
 // times 256, exactly, with no sign extension to compute (cheaper than the
 // lane-crossing vpmovsxbw or a vpcmpgtb for the sign). The sums are therefore
-// 256 times the true ones; ScaledSteps bounds how many may be added before
-// they are shifted back. Per lane, sum[0] gets columns 0-3, sum[1] 4-7,
-// sum[2] 8-11 and sum[3] 12-15 of the lane's 16.
+// 256 times the true ones; kScaledSteps bounds how many may be added before
+// they are shifted back. Per lane, s0 gets columns 0-3, s1 4-7, s2 8-11 and
+// s3 12-15 of the lane's 16.
 //
 // The sums are four named references, not an array: with an array GCC copied
 // every accumulator to another register once per iteration.
