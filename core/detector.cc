@@ -170,11 +170,9 @@ std::uint32_t Detector::SelectMode(const float* window) {
       float* selector_bins = mode_features_ + a * modes.spectrum.bin_count;
       SpectrumExtractor::Bin(magnitudes_, modes.spectrum, selector_bins);
       const SpectrumSpec& spec = model_.preprocessing.spectrum;
-      if (same_bins_) {
-        for (std::uint32_t j = 0; j < spec.bin_count; ++j) features_[a * spec.bin_count + j] = selector_bins[j];
-      } else {
-        SpectrumExtractor::Bin(magnitudes_, spec, features_ + a * spec.bin_count);
-      }
+      // With the same bins, Preprocess normalises straight from the
+      // selector's features.
+      if (!same_bins_) SpectrumExtractor::Bin(magnitudes_, spec, features_ + a * spec.bin_count);
     }
   } else {
     spectrum_.Features(window, modes.spectrum, magnitudes_, mode_features_);
@@ -251,8 +249,9 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
   }
   const PartView& part = model_.parts[mode];
   if (part.norm_count == prep.feature_count) {
+    const float* raw = same_bins_ ? mode_features_ : features_;
     for (std::uint32_t i = 0; i < prep.feature_count; ++i) {
-      features_[i] = (features_[i] - part.offset[i]) * part.inv_scale[i];
+      features_[i] = (raw[i] - part.offset[i]) * part.inv_scale[i];
     }
   } else {  // per axis, time features
     for (std::uint32_t i = 0; i < n; ++i) {
