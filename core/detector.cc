@@ -61,7 +61,7 @@ void AxisMeans(const float* window, std::uint32_t window_len, std::uint32_t axes
   // order that every platform, either kernel set (the AVX2 one adds the same
   // lanes in the same order) and the training pipeline reproduce.
   float partial[kLanes] = {};
-  kernels::kPortable.lane_sums(window, std::size_t{window_len} * axes, partial);
+  (void)kernels::kPortable.lane_sums(window, std::size_t{window_len} * axes, kMaxInputMagnitude, partial);
   MeansFromLanes(partial, window_len, axes, means);
 }
 
@@ -213,20 +213,23 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
     result.status = Status::kBadInput;
     return result;
   }
-  if (!kernels_->within_limit(window, count, kMaxInputMagnitude)) {
+  const PreprocessingView& prep = model_.preprocessing;
+  // Time features need the window's per-lane sums (AxisMeans, with this
+  // detector's kernels), which come with the value check in one pass.
+  float partial[kLanes] = {};
+  const bool valid = prep.kind == FeatureKind::kTime
+                         ? kernels_->lane_sums(window, count, kMaxInputMagnitude, partial)
+                         : kernels_->within_limit(window, count, kMaxInputMagnitude);
+  if (!valid) {
     result.status = Status::kBadInput;
     return result;
   }
   const std::uint32_t mode = SelectMode(window);
-  const PreprocessingView& prep = model_.preprocessing;
   if (prep.kind == FeatureKind::kSpectrum) {
     if (model_.modes.mode_count <= 1) spectrum_.Features(window, prep.spectrum, magnitudes_, features_);
   } else {
     // The static mean (the sensor's tilt) identifies the recording session,
     // not the fault: it never reaches the detector.
-    // AxisMeans, with this detector's kernels.
-    float partial[kLanes] = {};
-    kernels_->lane_sums(window, count, partial);
     float mean[kMaxAxes] = {};
     MeansFromLanes(partial, n, axes, mean);
     const PartView& part = model_.parts[mode];

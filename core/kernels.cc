@@ -49,18 +49,26 @@ bool WithinLimitAll(const float* values, std::size_t count, float limit) {
   return over == 0;
 }
 
-void LaneSums(const float* values, std::size_t count, float* partial) {
+bool LaneSums(const float* values, std::size_t count, float limit, float* partial) {
   // Counted down, not compared as a pointer difference: with 32-bit
   // indices GCC must allow for wrap-around and gathers the loads one by one.
   float lanes[kLanes];
   for (std::uint32_t k = 0; k < kLanes; ++k) lanes[k] = partial[k];
+  std::int32_t over = 0;
   const float* p = values;
   std::size_t left = count;
   for (; left >= kLanes; left -= kLanes, p += kLanes) {
-    for (std::uint32_t k = 0; k < kLanes; ++k) lanes[k] += p[k];
+    for (std::uint32_t k = 0; k < kLanes; ++k) {
+      lanes[k] += p[k];
+      over |= WithinLimit(p[k], limit) ? 0 : 1;
+    }
   }
-  for (std::size_t k = 0; k < left; ++k) lanes[k] += p[k];
+  for (std::size_t k = 0; k < left; ++k) {
+    lanes[k] += p[k];
+    over |= WithinLimit(p[k], limit) ? 0 : 1;
+  }
   for (std::uint32_t k = 0; k < kLanes; ++k) partial[k] = lanes[k];
+  return over == 0;
 }
 
 void NormaliseLanes(const float* __restrict values, std::size_t count, const float* __restrict shift,

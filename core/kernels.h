@@ -102,8 +102,9 @@ struct KernelSet {
   // True when every value is finite and |v| <= limit (limit finite, > 0).
   bool (*within_limit)(const float* values, std::size_t count, float limit);
   // partial[k] += values[j + k] for j = 0, kLanes, 2 kLanes, ... < count, in
-  // that order, for k < kLanes (values past count are not read).
-  void (*lane_sums)(const float* values, std::size_t count, float* partial);
+  // that order, for k < kLanes (values past count are not read); and, in the
+  // same pass, within_limit(values, count, limit).
+  bool (*lane_sums)(const float* values, std::size_t count, float limit, float* partial);
   // out[j] = (values[j] - shift[j % kLanes]) * scale[j % kLanes], j < count.
   void (*normalise_lanes)(const float* values, std::size_t count, const float* shift, const float* scale,
                           float* out);

@@ -248,7 +248,7 @@ EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, s
 // Accumulators of 8 columns, two rows per step: (w[i][c], w[i+1][c]) pairs
 // sign-extended with vpmovsxbw. Only narrow layers and the last columns of a
 // wide one come here.
-EDGEFLEET_AVX2 inline void Block8(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
+EDGEFLEET_AVX2 __attribute__((noinline)) void Block8(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                   const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
   __m256i sum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias));
   for (std::uint32_t i = 0; i < inputs; i += 2) {
@@ -562,18 +562,32 @@ EDGEFLEET_AVX2 bool WithinLimitAll(const float* values, std::size_t count, float
 
 // Lanes 0-7 of the kLanes partial sums in one register, 8-11 in another:
 // each lane adds the same values in the same order as the portable loop.
-EDGEFLEET_AVX2 void LaneSums(const float* values, std::size_t count, float* partial) {
+EDGEFLEET_AVX2 bool LaneSums(const float* values, std::size_t count, float limit, float* partial) {
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(limit));
+  __m256i over = _mm256_setzero_si256();
   __m256 low = _mm256_loadu_ps(partial);
   __m128 high = _mm_loadu_ps(partial + 8);
   const float* p = values;
   std::size_t left = count;
   for (; left >= kLanes; left -= kLanes, p += kLanes) {
-    low = _mm256_add_ps(low, _mm256_loadu_ps(p));
-    high = _mm_add_ps(high, _mm_loadu_ps(p + 8));
+    const __m256 a = _mm256_loadu_ps(p);
+    const __m128 b = _mm_loadu_ps(p + 8);
+    low = _mm256_add_ps(low, a);
+    high = _mm_add_ps(high, b);
+    // Values 4-11 again for the check: one 256-bit compare covers all 12.
+    const __m256i both = _mm256_castps_si256(_mm256_loadu_ps(p + 4));
+    over = _mm256_or_si256(over, _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_castps_si256(a), magnitude), bound));
+    over = _mm256_or_si256(over, _mm256_cmpgt_epi32(_mm256_and_si256(both, magnitude), bound));
   }
   _mm256_storeu_ps(partial, low);
   _mm_storeu_ps(partial + 8, high);
-  for (std::size_t k = 0; k < left; ++k) partial[k] += p[k];
+  bool ok = _mm256_testz_si256(over, over) != 0;
+  for (std::size_t k = 0; k < left; ++k) {
+    partial[k] += p[k];
+    ok = ok && WithinLimit(p[k], limit);
+  }
+  return ok;
 }
 
 // 24 values per step (the shift and scale patterns repeat every kLanes, so
@@ -581,18 +595,13 @@ EDGEFLEET_AVX2 void LaneSums(const float* values, std::size_t count, float* part
 // portable results.
 EDGEFLEET_AVX2 void NormaliseLanes(const float* values, std::size_t count, const float* shift, const float* scale,
                                    float* out) {
-  __m256 s[3];
-  __m256 m[3];
-  for (std::uint32_t r = 0; r < 3; ++r) {
-    alignas(32) float shift8[8];
-    alignas(32) float scale8[8];
-    for (std::uint32_t k = 0; k < 8; ++k) {
-      shift8[k] = shift[(8 * r + k) % kLanes];
-      scale8[k] = scale[(8 * r + k) % kLanes];
-    }
-    s[r] = _mm256_load_ps(shift8);
-    m[r] = _mm256_load_ps(scale8);
-  }
+  // Lanes 0-7, 8-11 then 0-3, and 4-11 of the pattern.
+  const __m256 s[3] = {_mm256_loadu_ps(shift),
+                       _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(shift + 8)), _mm_loadu_ps(shift), 1),
+                       _mm256_loadu_ps(shift + 4)};
+  const __m256 m[3] = {_mm256_loadu_ps(scale),
+                       _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(scale + 8)), _mm_loadu_ps(scale), 1),
+                       _mm256_loadu_ps(scale + 4)};
   std::size_t j = 0;
   for (; j + 2 * kLanes <= count; j += 2 * kLanes) {
     for (std::uint32_t r = 0; r < 3; ++r) {

@@ -249,8 +249,10 @@ TEST(Kernels, Avx2PreprocessesWindowsLikePortable) {
     }
     float a[kLanes] = {1.0f, 2.0f};  // sums add to what is there
     float b[kLanes] = {1.0f, 2.0f};
-    portable.lane_sums(values.data(), count, a);
-    Avx2()->lane_sums(values.data(), count, b);
+    const bool a_ok = portable.lane_sums(values.data(), count, 1e30f, a);
+    const bool b_ok = Avx2()->lane_sums(values.data(), count, 1e30f, b);
+    ASSERT_TRUE(a_ok);
+    ASSERT_TRUE(b_ok);
     for (std::uint32_t k = 0; k < kLanes; ++k) ASSERT_EQ(a[k], b[k]) << "count=" << count << " lane " << k;
     std::vector<float> out_a(count);
     std::vector<float> out_b(count);
@@ -269,6 +271,9 @@ TEST(Kernels, Avx2PreprocessesWindowsLikePortable) {
       clipped[rng() % count] = bad;
       EXPECT_FALSE(portable.within_limit(clipped.data(), count, limit)) << bad;
       EXPECT_FALSE(Avx2()->within_limit(clipped.data(), count, limit)) << bad << " count=" << count;
+      float sums[kLanes] = {};
+      EXPECT_FALSE(portable.lane_sums(clipped.data(), count, limit, sums)) << bad;
+      EXPECT_FALSE(Avx2()->lane_sums(clipped.data(), count, limit, sums)) << bad << " count=" << count;
     }
   }
 }
