@@ -116,132 +116,136 @@ EDGEFLEET_AVX2 inline void StoreUnscaled(__m256i sum, const std::int32_t* addend
   StoreSum(_mm256_srai_epi32(sum, 8), addend, acc);
 }
 
-// The inner loops of the blocks below are out of line, their sums in named
-// variables: inlined, GCC merged the sums with the blocks' tails and copied
-// every accumulator to another register once per iteration.
+// The blocks below are out of line and keep their sums in named variables:
+// inlined into their caller, or with a separate tail after the loop, GCC
+// merged the sums' live ranges and copied every accumulator to another
+// register once per iteration. A ragged end (rows missing from the last step)
+// is therefore handled inside the loop, by pointing the missing rows at one
+// that exists; their inputs are the zero pad, so they add nothing.
 
-// Whole pairs of rows from `start` of a 32 * kGroups column block
-// ((end - start) / 2 of them). Writes 4 * kGroups scaled, lane-split sums.
-template <std::uint32_t kGroups>
-EDGEFLEET_AVX2 __attribute__((noinline)) void Pairs32(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
-                                                      std::uint32_t end, const WideInput& wide, __m256i* sums) {
-  __m256i s0 = _mm256_setzero_si256();
-  __m256i s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-  const std::int8_t* r = w + std::size_t{start} * stride;
-  const std::int16_t* x = wide.x + start;
-  const std::size_t step = 2 * std::size_t{stride};
-  for (std::uint32_t pairs = (end - start) / 2; pairs > 0; --pairs, r += step, x += 2) {
-    const __m256i pair = InputPair(x);
-    MultiplyAccumulate(Load32(r), Load32(r + stride), pair, s0, s1, s2, s3);
-    if (kGroups == 2) MultiplyAccumulate(Load32(r + 32), Load32(r + stride + 32), pair, s4, s5, s6, s7);
-  }
-  sums[0] = s0;
-  sums[1] = s1;
-  sums[2] = s2;
-  sums[3] = s3;
-  sums[4] = s4;
-  sums[5] = s5;
-  sums[6] = s6;
-  sums[7] = s7;
+// An empty asm statement that claims to change the sums: the code after a
+// loop then reads new values, and GCC stops tying the loop's registers to
+// the ones that code wants (without it, every accumulator was copied to
+// another register once per iteration). It emits no instruction.
+EDGEFLEET_AVX2 inline void Settle(__m256i& s0, __m256i& s1, __m256i& s2, __m256i& s3) {
+  __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));
 }
 
-// Whole quads of rows [start, end) of a 16-column block: the low lane takes
+// acc[0 .. 32 * kGroups * blocks) for rows [start, end): `blocks` blocks of
+// 32 * kGroups columns, two rows per step. Each 32-byte row load covers
+// columns 0-15 in its low lane and 16-31 in its high lane, so the sums come
+// out lane-split and are put back in column order at the end; then unscaled
+// and added to `addend` (the bias for the first run of rows, acc itself for
+// the next). kRagged: (end - start) is odd (only the layer's last run).
+template <std::uint32_t kGroups, bool kRagged>
+EDGEFLEET_AVX2 __attribute__((noinline)) void Blocks32(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
+                                                       std::uint32_t end, const WideInput& wide,
+                                                       const std::int32_t* addend, std::int32_t* acc,
+                                                       std::uint32_t blocks) {
+  static_assert(kGroups == 1 || kGroups == 2);
+  constexpr std::uint32_t kColumns = 32 * kGroups;
+  const std::size_t step = 2 * std::size_t{stride};
+  for (std::uint32_t block = 0; block < blocks; ++block, w += kColumns, addend += kColumns, acc += kColumns) {
+    __m256i s0 = _mm256_setzero_si256();
+    __m256i s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+    const std::int8_t* r = w + std::size_t{start} * stride;
+    const std::int16_t* x = wide.x + start;
+    for (std::uint32_t steps = (end - start + 1) / 2; steps > 0; --steps, r += step, x += 2) {
+      const std::int8_t* r1 = kRagged && steps == 1 ? r : r + stride;
+      const __m256i pair = InputPair(x);
+      MultiplyAccumulate(Load32(r), Load32(r1), pair, s0, s1, s2, s3);
+      if (kGroups == 2) MultiplyAccumulate(Load32(r + 32), Load32(r1 + 32), pair, s4, s5, s6, s7);
+    }
+    Settle(s0, s1, s2, s3);
+    Settle(s4, s5, s6, s7);
+    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x20), addend, acc);            // columns 0-7
+    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x20), addend + 8, acc + 8);    // 8-15
+    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x31), addend + 16, acc + 16);  // 16-23
+    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x31), addend + 24, acc + 24);  // 24-31
+    if (kGroups == 2) {
+      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x20), addend + 32, acc + 32);
+      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x20), addend + 40, acc + 40);
+      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x31), addend + 48, acc + 48);
+      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x31), addend + 56, acc + 56);
+    }
+  }
+}
+
+// All runs of kScaledSteps steps of `blocks` 32 * kGroups column blocks.
+template <std::uint32_t kGroups>
+EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
+                                   const WideInput& wide, const std::int32_t* bias, std::int32_t* acc,
+                                   std::uint32_t blocks) {
+  for (std::uint32_t start = 0; start < inputs; start += 2 * kScaledSteps) {
+    const std::uint32_t end = inputs - start > 2 * kScaledSteps ? start + 2 * kScaledSteps : inputs;
+    const std::int32_t* addend = start == 0 ? bias : acc;
+    if ((end - start) % 2 != 0) {
+      Blocks32<kGroups, true>(w, stride, start, end, wide, addend, acc, blocks);
+    } else {
+      Blocks32<kGroups, false>(w, stride, start, end, wide, addend, acc, blocks);
+    }
+  }
+}
+
+// acc[0 .. 16) for rows [start, end), four rows per step: the low lane takes
 // rows i and i+2, the high lane rows i+1 and i+3 (when the layer is 16 wide,
-// rows i and i+1 are one contiguous 32-byte load). Adds to 4 scaled sums.
-template <bool kContiguous>
+// rows i and i+1 are one contiguous 32-byte load); the lanes are unscaled and
+// added at the end, then added to `addend`. kRagged: (end - start) is not a
+// multiple of 4 (only the layer's last run).
+template <bool kContiguous, bool kRagged>
 EDGEFLEET_AVX2 __attribute__((noinline)) void Quads16(const std::int8_t* w, std::uint32_t stride, std::uint32_t start,
-                                                      std::uint32_t end, const WideInput& wide, __m256i* sums) {
-  __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
+                                                      std::uint32_t end, const WideInput& wide,
+                                                      const std::int32_t* addend, std::int32_t* acc) {
+  __m256i s0 = _mm256_setzero_si256();
+  __m256i s1 = s0, s2 = s0, s3 = s0;
   const std::int8_t* r = w + std::size_t{start} * stride;
   const std::int16_t* x = wide.x + start;
   const std::size_t step = 4 * std::size_t{stride};
-  for (std::uint32_t quads = (end - start) / 4; quads > 0; --quads, r += step, x += 4) {
-    if (kContiguous) {
-      MultiplyAccumulate(Load32(r), Load32(r + 32), InputQuad(x), s0, s1, s2, s3);
+  for (std::uint32_t i = start; i < end; i += 4, r += step, x += 4) {
+    __m256i a;
+    __m256i b;
+    if (kContiguous && !kRagged) {
+      a = Load32(r);
+      b = Load32(r + 32);
+    } else if (!kRagged) {
+      a = Load2x16(r, r + stride);
+      b = Load2x16(r + 2 * stride, r + 3 * stride);
     } else {
-      MultiplyAccumulate(Load2x16(r, r + stride), Load2x16(r + 2 * stride, r + 3 * stride), InputQuad(x), s0, s1,
-                         s2, s3);
+      const std::int8_t* r1 = i + 1 < end ? r + stride : r;
+      const std::int8_t* r2 = i + 2 < end ? r + 2 * stride : r;
+      const std::int8_t* r3 = i + 3 < end ? r + 3 * stride : r;
+      a = Load2x16(r, r1);
+      b = Load2x16(r2, r3);
     }
+    MultiplyAccumulate(a, b, InputQuad(x), s0, s1, s2, s3);
   }
-  sums[0] = s0;
-  sums[1] = s1;
-  sums[2] = s2;
-  sums[3] = s3;
+  Settle(s0, s1, s2, s3);
+  // Each lane is unscaled before the two are added: both may be near 2^30.
+  s0 = _mm256_srai_epi32(s0, 8);
+  s1 = _mm256_srai_epi32(s1, 8);
+  s2 = _mm256_srai_epi32(s2, 8);
+  s3 = _mm256_srai_epi32(s3, 8);
+  const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                                       _mm256_permute2x128_si256(s0, s1, 0x31));
+  const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(s2, s3, 0x20),
+                                        _mm256_permute2x128_si256(s2, s3, 0x31));
+  StoreSum(low, addend, acc);
+  StoreSum(high, addend + 8, acc + 8);
 }
 
-// Accumulators of 32 * kGroups consecutive columns starting at `w` (the
-// first column's weight in row 0), over every input, two rows per step.
-// Rows are `stride` bytes apart. Each 32-byte row load covers columns 0-15 in
-// its low lane and 16-31 in its high lane, so the sums come out lane-split
-// and are put back in column order at the end of each run of kScaledSteps
-// steps (the bias is added to the first run, each later one adds to acc).
-template <std::uint32_t kGroups>
-EDGEFLEET_AVX2 inline void Block32(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
-                                   const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
-  static_assert(kGroups == 1 || kGroups == 2);
-  for (std::uint32_t start = 0; start < inputs; start += 2 * kScaledSteps) {
-    const std::uint32_t end = inputs - start > 2 * kScaledSteps ? start + 2 * kScaledSteps : inputs;
-    __m256i sums[8];
-    Pairs32<kGroups>(w, stride, start, end, wide, sums);
-    __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
-    __m256i s4 = sums[4], s5 = sums[5], s6 = sums[6], s7 = sums[7];
-    if ((end - start) % 2 != 0) {  // only the last run's end can be odd
-      const std::int8_t* r = w + std::size_t{end - 1} * stride;
-      const __m256i pair = InputPair(wide.x + end - 1);  // with the zero pad
-      MultiplyAccumulate(Load32(r), Load32(r), pair, s0, s1, s2, s3);
-      if (kGroups == 2) MultiplyAccumulate(Load32(r + 32), Load32(r + 32), pair, s4, s5, s6, s7);
-    }
-    const std::int32_t* b = start == 0 ? bias : acc;
-    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x20), b, acc);            // columns 0-7
-    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x20), b + 8, acc + 8);    // 8-15
-    StoreUnscaled(_mm256_permute2x128_si256(s0, s1, 0x31), b + 16, acc + 16);  // 16-23
-    StoreUnscaled(_mm256_permute2x128_si256(s2, s3, 0x31), b + 24, acc + 24);  // 24-31
-    if (kGroups == 2) {
-      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x20), b + 32, acc + 32);
-      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x20), b + 40, acc + 40);
-      StoreUnscaled(_mm256_permute2x128_si256(s4, s5, 0x31), b + 48, acc + 48);
-      StoreUnscaled(_mm256_permute2x128_si256(s6, s7, 0x31), b + 56, acc + 56);
-    }
-  }
-}
-
-// Accumulators of 16 columns, four rows per step (Quads16), the two lanes
-// added at the end of each run of kScaledSteps steps.
+// Accumulators of 16 columns over every input, in runs of kScaledSteps steps.
 EDGEFLEET_AVX2 inline void Block16(const std::int8_t* w, std::uint32_t stride, std::uint32_t inputs,
                                    const WideInput& wide, const std::int32_t* bias, std::int32_t* acc) {
   for (std::uint32_t start = 0; start < inputs; start += 4 * kScaledSteps) {
     const std::uint32_t end = inputs - start > 4 * kScaledSteps ? start + 4 * kScaledSteps : inputs;
-    __m256i sums[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                       _mm256_setzero_si256()};
-    const std::uint32_t whole = start + ((end - start) & ~3u);
-    if (stride == 16) {
-      Quads16<true>(w, stride, start, whole, wide, sums);
+    const std::int32_t* addend = start == 0 ? bias : acc;
+    if ((end - start) % 4 != 0) {
+      Quads16<false, true>(w, stride, start, end, wide, addend, acc);
+    } else if (stride == 16) {
+      Quads16<true, false>(w, stride, start, end, wide, addend, acc);
     } else {
-      Quads16<false>(w, stride, start, whole, wide, sums);
+      Quads16<false, false>(w, stride, start, end, wide, addend, acc);
     }
-    __m256i s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3];
-    const std::uint32_t i = whole;
-    if (i < end) {
-      // 1 to 3 rows left (only in the last run); the missing ones' inputs
-      // are the zero pad, and row i stands in for their weights so that
-      // nothing past the layer is read.
-      const std::int8_t* r0 = w + i * stride;
-      const std::int8_t* r1 = i + 1 < inputs ? r0 + stride : r0;
-      const std::int8_t* r2 = i + 2 < inputs ? r0 + 2 * stride : r0;
-      MultiplyAccumulate(Load2x16(r0, r1), Load2x16(r2, r0), InputQuad(wide.x + i), s0, s1, s2, s3);
-    }
-    // Each lane is unscaled before the two are added: both may be near 2^30.
-    s0 = _mm256_srai_epi32(s0, 8);
-    s1 = _mm256_srai_epi32(s1, 8);
-    s2 = _mm256_srai_epi32(s2, 8);
-    s3 = _mm256_srai_epi32(s3, 8);
-    const __m256i low = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
-                                         _mm256_permute2x128_si256(s0, s1, 0x31));
-    const __m256i high = _mm256_add_epi32(_mm256_permute2x128_si256(s2, s3, 0x20),
-                                          _mm256_permute2x128_si256(s2, s3, 0x31));
-    const std::int32_t* b = start == 0 ? bias : acc;
-    StoreSum(low, b, acc);
-    StoreSum(high, b + 8, acc + 8);
   }
 }
 
@@ -272,9 +276,12 @@ EDGEFLEET_AVX2 void AccumulateWide(const LayerView& layer, const WideInput& wide
   const std::int8_t* w = layer.weights;
   const std::int32_t* bias = layer.bias;
   std::uint32_t c = 0;
-  for (; c + 64 <= out; c += 64) Block32<2>(w + c, out, inputs, wide, bias + c, acc + c);
+  if (out >= 64) {
+    Block32<2>(w, out, inputs, wide, bias, acc, out / 64);
+    c = out / 64 * 64;
+  }
   if (c + 32 <= out) {
-    Block32<1>(w + c, out, inputs, wide, bias + c, acc + c);
+    Block32<1>(w + c, out, inputs, wide, bias + c, acc + c, 1);
     c += 32;
   }
   if (c + 16 <= out) {
