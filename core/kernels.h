@@ -1,5 +1,6 @@
-// The detector's int8 kernels, internal to the core (core/detector.cc picks a
-// set once, in Detector::Create; tests/core/kernels_test.cc compares them).
+// The detector's kernels: the int8 network and the time-feature
+// preprocessing. Internal to the core (core/detector.cc picks a set once, in
+// Detector::Create; tests/core/kernels_test.cc compares them).
 //
 // Two implementations of one arithmetic (docs/model-format.md, "Arithmetic"):
 //
@@ -11,9 +12,14 @@
 //
 // Integer results are bit-identical across the sets: the same int8 inputs,
 // the same int32 accumulators (integer addition is exact, so its order does
-// not matter), the same requantized int8 outputs. Float results of
-// OutputLayerError may differ in the last bits because its sum of squares is
-// added in a different order.
+// not matter), the same requantized int8 outputs; the preprocessing kernels
+// give the same floats (the same operations per element, the same order per
+// lane). Only the sum of squared errors (output_layer_error, network_error)
+// is added in a different order and may differ in its last bits.
+//
+// The AVX2 kernels keep a layer's int16 inputs and int32 accumulators on the
+// stack (about 8 KB for the widest layers the format allows); the portable
+// ones use a few hundred bytes.
 //
 // Every kernel reads only the arrays its LayerView declares ([out] per-channel
 // arrays, [in][out] weights) and the in/out buffers at the stated lengths: the
