@@ -1,17 +1,16 @@
 #include "core/detector.h"
 
+#include <bit>
 #include <cmath>
+
+#include "core/kernels.h"
 
 namespace edgefleet::core {
 namespace {
 
 constexpr std::size_t Align8(std::size_t n) { return (n + 7u) & ~std::size_t{7}; }
 
-// Interleaved windows are walked kLanes values at a time: 12 is a multiple
-// of every supported axis count (1 to 4), so lane k always holds axis
-// k % axes and the loops have constant trip counts the compiler vectorizes.
-constexpr std::uint32_t kLanes = 12;
-static_assert(kLanes % 2 == 0 && kLanes % 3 == 0 && kLanes % 4 == 0 && kMaxAxes <= 4);
+using kernels::kLanes;
 
 bool NeedsSpectrum(const ModelView& m) {
   return m.preprocessing.kind == FeatureKind::kSpectrum || m.modes.mode_count > 1;
@@ -35,132 +34,35 @@ std::uint32_t MaxWidth(const ModelView& m) {
   return width;
 }
 
-// acc * multiplier * 2^(shift - 31), rounded half up. |acc| < 2^31 and
-// 0 <= multiplier < 2^31, so the product fits in 62 bits.
-std::int32_t Requantize(std::int32_t acc, std::int32_t multiplier, std::int32_t shift) {
-  const std::int64_t product = static_cast<std::int64_t>(acc) * multiplier;
-  const int total_shift = 31 - shift;  // 1 .. 62
-  const std::int64_t rounded = (product + (std::int64_t{1} << (total_shift - 1))) >> total_shift;
-  if (rounded > 0x7FFFFFFF) return 0x7FFFFFFF;
-  if (rounded < -0x7FFFFFFF - 1) return -0x7FFFFFFF - 1;
-  return static_cast<std::int32_t>(rounded);
+bool SameSpec(const SpectrumSpec& a, const SpectrumSpec& b) {
+  if (a.bin_count != b.bin_count ||
+      std::bit_cast<std::uint32_t>(a.log_floor) != std::bit_cast<std::uint32_t>(b.log_floor)) {
+    return false;
+  }
+  for (std::uint32_t j = 0; j <= a.bin_count; ++j) {
+    if (a.edges[j] != b.edges[j]) return false;
+  }
+  return true;
 }
 
-// The kernels: int8 x int8 with int32 accumulation, written plainly so the
-// compiler vectorizes them. On x86-64 Linux the layer loops are also compiled for AVX2 and picked at load
-// time (ifunc), so one binary runs everywhere and fast where it can.
-#if defined(__x86_64__) && defined(__linux__) && !defined(EDGEFLEET_NO_CLONES)
-#define EDGEFLEET_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define EDGEFLEET_KERNEL
-#endif
-
-// Accumulators for a block of up to kBlock outputs: weights are stored
-// input-major ([in][out]), so each input adds one contiguous row of weights
-// to the block, a loop the compiler turns into wide vector multiply-adds.
-constexpr std::uint32_t kBlock = 32;
-
-template <std::uint32_t kWidth>
-inline void AccumulateBlock(const LayerView& layer, std::uint32_t c0, std::uint32_t width,
-                            const std::int8_t* __restrict in, std::int32_t* __restrict acc) {
-  const std::uint32_t n = kWidth != 0 ? kWidth : width;
-  const std::uint32_t inputs = layer.in;
-  const std::uint32_t stride = layer.out;
-  const std::int32_t* __restrict bias = layer.bias + c0;
-  std::int32_t local[kBlock];
-  for (std::uint32_t c = 0; c < n; ++c) local[c] = bias[c];
-  const std::int8_t* __restrict w = layer.weights + c0;
-  for (std::uint32_t i = 0; i < inputs; ++i, w += stride) {
-    // int8 x int8 fits int16; widening once keeps the multiply 16-bit wide.
-    const std::int16_t x = in[i];
-    for (std::uint32_t c = 0; c < n; ++c) local[c] += static_cast<std::int16_t>(w[c] * x);
+// Per-axis means from per-lane sums (lane k holds axis k % axes).
+void MeansFromLanes(const float* partial, std::uint32_t window_len, std::uint32_t axes, float* means) {
+  for (std::uint32_t a = 0; a < axes; ++a) {
+    float sum = 0.0f;
+    for (std::uint32_t k = a; k < kLanes; k += axes) sum += partial[k];
+    means[a] = sum / static_cast<float>(window_len);
   }
-  for (std::uint32_t c = 0; c < n; ++c) acc[c] = local[c];
-}
-
-inline void Accumulate(const LayerView& layer, std::uint32_t c0, std::uint32_t width,
-                       const std::int8_t* __restrict in, std::int32_t* __restrict acc) {
-  // Constant widths let the compiler keep the block in vector registers.
-  if (width == kBlock) {
-    AccumulateBlock<kBlock>(layer, c0, width, in, acc);
-  } else if (width == 16) {
-    AccumulateBlock<16>(layer, c0, width, in, acc);
-  } else if (width == 8) {
-    AccumulateBlock<8>(layer, c0, width, in, acc);
-  } else {
-    AccumulateBlock<0>(layer, c0, width, in, acc);
-  }
-}
-
-// Round half away from zero, saturating to int8 around a zero point; written
-// branch-free so the loop over a whole input vectorizes.
-EDGEFLEET_KERNEL void QuantizeInput(const float* __restrict z, std::uint32_t n, float inv_scale,
-                                    std::int32_t zero_point, std::int8_t* __restrict out) {
-  for (std::uint32_t i = 0; i < n; ++i) {
-    float t = z[i] * inv_scale;
-    t = t < -512.0f ? -512.0f : t;  // keeps the cast defined
-    t = t > 512.0f ? 512.0f : t;
-    std::int32_t q = static_cast<std::int32_t>(t + std::copysign(0.5f, t)) + zero_point;
-    q = q < -128 ? -128 : q;
-    q = q > 127 ? 127 : q;
-    out[i] = static_cast<std::int8_t>(q);
-  }
-}
-
-// A hidden layer: int8 in, requantized int8 out.
-EDGEFLEET_KERNEL void HiddenLayer(const LayerView& layer, const std::int8_t* __restrict in,
-                                  std::int8_t* __restrict out) {
-  const std::int32_t lowest = layer.activation == Activation::kRelu ? layer.output_zero_point : -128;
-  std::int32_t acc[kBlock];
-  for (std::uint32_t c0 = 0; c0 < layer.out; c0 += kBlock) {
-    const std::uint32_t width = layer.out - c0 < kBlock ? layer.out - c0 : kBlock;
-    Accumulate(layer, c0, width, in, acc);
-    for (std::uint32_t c = 0; c < width; ++c) {
-      std::int32_t y = Requantize(acc[c], layer.multiplier[c0 + c], layer.shift[c0 + c]);
-      y = (y < -256 ? -256 : (y > 256 ? 256 : y)) + layer.output_zero_point;
-      y = y < lowest ? lowest : (y > 127 ? 127 : y);
-      out[c0 + c] = static_cast<std::int8_t>(y);
-    }
-  }
-}
-
-// The output layer, dequantized straight from its accumulator (one float
-// multiply per output instead of requantizing to int8 and back), and the
-// squared error against the normalised input.
-EDGEFLEET_KERNEL float OutputLayerError(const LayerView& last, const std::int8_t* __restrict in,
-                                        const float* __restrict z) {
-  float sum = 0.0f;
-  std::int32_t acc[kBlock];
-  for (std::uint32_t c0 = 0; c0 < last.out; c0 += kBlock) {
-    const std::uint32_t width = last.out - c0 < kBlock ? last.out - c0 : kBlock;
-    Accumulate(last, c0, width, in, acc);
-    for (std::uint32_t c = 0; c < width; ++c) {
-      float r = static_cast<float>(acc[c]) * (last.input_scale * last.weight_scale[c0 + c]);
-      if (last.activation == Activation::kRelu && r < 0.0f) r = 0.0f;
-      const float d = r - z[c0 + c];
-      sum += d * d;
-    }
-  }
-  return sum;
 }
 
 }  // namespace
 
 void AxisMeans(const float* window, std::uint32_t window_len, std::uint32_t axes, float* means) {
   // One partial sum per lane: independent chains, and a fixed summation
-  // order that every platform (and the training pipeline) reproduces.
-  const std::uint32_t count = window_len * axes;
+  // order that every platform, either kernel set (the AVX2 one adds the same
+  // lanes in the same order) and the training pipeline reproduce.
   float partial[kLanes] = {};
-  std::uint32_t j = 0;
-  for (; j + kLanes <= count; j += kLanes) {
-    for (std::uint32_t k = 0; k < kLanes; ++k) partial[k] += window[j + k];
-  }
-  for (std::uint32_t k = 0; j + k < count; ++k) partial[k] += window[j + k];
-  for (std::uint32_t a = 0; a < axes; ++a) {
-    float sum = 0.0f;
-    for (std::uint32_t k = a; k < kLanes; k += axes) sum += partial[k];
-    means[a] = sum / static_cast<float>(window_len);
-  }
+  (void)kernels::kPortable.lane_sums(window, std::size_t{window_len} * axes, kMaxInputMagnitude, partial);
+  MeansFromLanes(partial, window_len, axes, means);
 }
 
 std::size_t RequiredArenaBytes(const ModelView& model) {
@@ -177,9 +79,25 @@ std::size_t RequiredArenaBytes(const ModelView& model) {
   return bytes;
 }
 
-Result<Detector> Detector::Create(const ModelView& model, void* arena, std::size_t arena_bytes) {
+bool KernelIsaSupported(KernelIsa isa) {
+  switch (isa) {
+    case KernelIsa::kAuto:
+    case KernelIsa::kPortable:
+      return true;
+    case KernelIsa::kAvx2:
+#if defined(__x86_64__)
+      return kernels::CpuHasAvx2();
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+Result<Detector> Detector::Create(const ModelView& model, void* arena, std::size_t arena_bytes,
+                                  KernelIsa isa) {
   Result<Detector> result;
-  if (model.data == nullptr || model.network_count == 0) {
+  if (model.data == nullptr || model.network_count == 0 || !KernelIsaSupported(isa)) {
     result.status = Status::kBadArgument;
     return result;
   }
@@ -193,6 +111,14 @@ Result<Detector> Detector::Create(const ModelView& model, void* arena, std::size
   }
   Detector& d = result.value;
   d.model_ = model;
+  if (isa == KernelIsa::kAuto) {
+    isa = KernelIsaSupported(KernelIsa::kAvx2) ? KernelIsa::kAvx2 : KernelIsa::kPortable;
+  }
+  d.isa_ = isa;
+  d.kernels_ = &kernels::kPortable;
+#if defined(__x86_64__)
+  if (isa == KernelIsa::kAvx2) d.kernels_ = &kernels::kAvx2;
+#endif
   auto* cursor = static_cast<std::uint8_t*>(arena);
   auto take = [&cursor](std::size_t bytes) {
     std::uint8_t* p = cursor;
@@ -220,6 +146,10 @@ Result<Detector> Detector::Create(const ModelView& model, void* arena, std::size
     d.magnitudes_ = reinterpret_cast<float*>(take(sizeof(float) * (model.window_len / 2 + 1)));
   }
   if (model.modes.mode_count > 1) {
+    // A selector binning the spectrum as the features do (the usual case)
+    // shares their bins and logarithms.
+    d.same_bins_ = model.preprocessing.kind == FeatureKind::kSpectrum &&
+                   SameSpec(model.modes.spectrum, model.preprocessing.spectrum);
     d.mode_features_ =
         reinterpret_cast<float*>(take(sizeof(float) * model.axes * model.modes.spectrum.bin_count));
   }
@@ -237,9 +167,12 @@ std::uint32_t Detector::SelectMode(const float* window) {
     // One FFT per axis serves both the selector's bins and the features'.
     for (std::uint32_t a = 0; a < model_.axes; ++a) {
       spectrum_.Magnitudes(window, a, magnitudes_);
-      SpectrumExtractor::Bin(magnitudes_, modes.spectrum, mode_features_ + a * modes.spectrum.bin_count);
+      float* selector_bins = mode_features_ + a * modes.spectrum.bin_count;
+      SpectrumExtractor::Bin(magnitudes_, modes.spectrum, selector_bins);
       const SpectrumSpec& spec = model_.preprocessing.spectrum;
-      SpectrumExtractor::Bin(magnitudes_, spec, features_ + a * spec.bin_count);
+      // With the same bins, Preprocess normalises straight from the
+      // selector's features.
+      if (!same_bins_) SpectrumExtractor::Bin(magnitudes_, spec, features_ + a * spec.bin_count);
     }
   } else {
     spectrum_.Features(window, modes.spectrum, magnitudes_, mode_features_);
@@ -248,11 +181,21 @@ std::uint32_t Detector::SelectMode(const float* window) {
   float best_distance = 0.0f;
   for (std::uint32_t m = 0; m < modes.mode_count; ++m) {
     const float* centroid = modes.centroids + m * dims;
-    float distance = 0.0f;
-    for (std::uint32_t i = 0; i < dims; ++i) {
-      const float d = (mode_features_[i] - centroid[i]) * modes.inv_scale[i];
-      distance += d * d;
+    // Four partial sums (i mod 4), added pairwise at the end: a fixed order,
+    // and no single chain of dependent additions.
+    float partial[4] = {};
+    std::uint32_t i = 0;
+    for (; i + 4 <= dims; i += 4) {
+      for (std::uint32_t k = 0; k < 4; ++k) {
+        const float d = (mode_features_[i + k] - centroid[i + k]) * modes.inv_scale[i + k];
+        partial[k] += d * d;
+      }
     }
+    for (std::uint32_t k = 0; i + k < dims; ++k) {
+      const float d = (mode_features_[i + k] - centroid[i + k]) * modes.inv_scale[i + k];
+      partial[k] += d * d;
+    }
+    const float distance = (partial[0] + partial[1]) + (partial[2] + partial[3]);
     if (m == 0 || distance < best_distance) {
       best = m;
       best_distance = distance;
@@ -270,36 +213,35 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
     result.status = Status::kBadInput;
     return result;
   }
-  // Branch-free so it vectorizes; the comparison is false for NaN.
-  bool bad = false;
-  for (std::size_t i = 0; i < count; ++i) bad |= !(std::fabs(window[i]) <= kMaxInputMagnitude);
-  if (bad) {
+  const PreprocessingView& prep = model_.preprocessing;
+  // Time features need the window's per-lane sums (AxisMeans, with this
+  // detector's kernels), which come with the value check in one pass.
+  float partial[kLanes] = {};
+  const bool valid = prep.kind == FeatureKind::kTime
+                         ? kernels_->lane_sums(window, count, kMaxInputMagnitude, partial)
+                         : kernels_->within_limit(window, count, kMaxInputMagnitude);
+  if (!valid) {
     result.status = Status::kBadInput;
     return result;
   }
   const std::uint32_t mode = SelectMode(window);
-  const PreprocessingView& prep = model_.preprocessing;
   if (prep.kind == FeatureKind::kSpectrum) {
     if (model_.modes.mode_count <= 1) spectrum_.Features(window, prep.spectrum, magnitudes_, features_);
   } else {
     // The static mean (the sensor's tilt) identifies the recording session,
     // not the fault: it never reaches the detector.
-    float mean[kMaxAxes];
-    AxisMeans(window, n, axes, mean);
+    float mean[kMaxAxes] = {};
+    MeansFromLanes(partial, n, axes, mean);
     const PartView& part = model_.parts[mode];
     if (part.norm_count == axes) {
-      // Mean removal and per-axis normalisation in one vectorized pass.
+      // Mean removal and per-axis normalisation in one pass.
       float shift[kLanes];
       float scale[kLanes];
-      for (std::uint32_t k = 0; k < kLanes; ++k) {
-        shift[k] = mean[k % axes] + part.offset[k % axes];
-        scale[k] = part.inv_scale[k % axes];
+      for (std::uint32_t k = 0, a = 0; k < kLanes; ++k, a = a + 1 == axes ? 0 : a + 1) {  // a = k % axes
+        shift[k] = mean[a] + part.offset[a];
+        scale[k] = part.inv_scale[a];
       }
-      std::uint32_t j = 0;
-      for (; j + kLanes <= count; j += kLanes) {
-        for (std::uint32_t k = 0; k < kLanes; ++k) features_[j + k] = (window[j + k] - shift[k]) * scale[k];
-      }
-      for (std::uint32_t k = 0; j + k < count; ++k) features_[j + k] = (window[j + k] - shift[k]) * scale[k];
+      kernels_->normalise_lanes(window, count, shift, scale, features_);
       *features = features_;
       result.value = mode;
       return result;
@@ -310,8 +252,9 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
   }
   const PartView& part = model_.parts[mode];
   if (part.norm_count == prep.feature_count) {
+    const float* raw = same_bins_ ? mode_features_ : features_;
     for (std::uint32_t i = 0; i < prep.feature_count; ++i) {
-      features_[i] = (features_[i] - part.offset[i]) * part.inv_scale[i];
+      features_[i] = (raw[i] - part.offset[i]) * part.inv_scale[i];
     }
   } else {  // per axis, time features
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -327,20 +270,9 @@ Result<std::uint32_t> Detector::Preprocess(const float* window, std::size_t coun
 }
 
 float Detector::RunNetwork(std::uint32_t network, const float* z) {
-  const std::uint32_t layer_count = model_.networks[network].layer_count;
   const LayerView* layers = layers_ + first_layer_[network];
-  const std::uint32_t features = layers[0].in;
-
-  std::int8_t* in = act_a_;
-  std::int8_t* out = act_b_;
-  QuantizeInput(z, features, 1.0f / layers[0].input_scale, layers[0].input_zero_point, in);
-  for (std::uint32_t l = 0; l + 1 < layer_count; ++l) {
-    HiddenLayer(layers[l], in, out);
-    std::int8_t* swap = in;
-    in = out;
-    out = swap;
-  }
-  return OutputLayerError(layers[layer_count - 1], in, z) / static_cast<float>(features);
+  const std::uint32_t count = model_.networks[network].layer_count;
+  return kernels_->network_error(layers, count, z, act_a_, act_b_) / static_cast<float>(layers[0].in);
 }
 
 Result<Inference> Detector::Run(const float* window, std::size_t count) {

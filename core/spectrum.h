@@ -5,6 +5,10 @@
 // of an interleaved window into the one-sided magnitude spectrum and reduces
 // it to the bins a SpectrumSpec declares. The ML pipeline calls these same
 // functions, so training and devices compute identical features.
+//
+// Everything that depends only on the length and the window function (the
+// twiddles, the input permutation, the window's coefficients) is computed once
+// in Create(); a transform only reads it.
 #pragma once
 
 #include <cstddef>
@@ -38,7 +42,7 @@ class FftPlan {
   // input already stored in transform order: x[j] at data[slot(j)]. (Callers
   // fill the buffer in that order anyway, so no scratch copy is needed.)
   // The output X[k] is at data[k].
-  void Forward(Complex* data) const { Transform(data, n_, 1, factors_); }
+  void Forward(Complex* data) const;
 
   std::uint32_t slot(std::uint32_t j) const { return slots_[j]; }
 
@@ -46,15 +50,20 @@ class FftPlan {
   float Cos(std::uint32_t j) const { return twiddles_[j % n_].re; }
 
  private:
-  void Transform(Complex* data, std::uint32_t n, std::uint32_t stride, const std::uint8_t* factors) const;
-
   std::uint32_t n_ = 0;
-  std::uint8_t factors_[16] = {};  // radices, 0-terminated
+  std::uint32_t levels_ = 0;
+  std::uint8_t factors_[16] = {};  // radices, top level first, 0-terminated
   const Complex* twiddles_ = nullptr;  // e^{-2 pi i j / n}, j < n
   const std::uint16_t* slots_ = nullptr;  // digit-reversed input positions
 };
 
 // Computes per-axis magnitude spectra of windows of one shape.
+//
+// An even-length window, real as it is, is transformed as a complex sequence
+// of half its length (even samples as real parts, odd ones as imaginary
+// parts), and the two interleaved half spectra are separated afterwards: about
+// half the arithmetic of a full-length complex FFT. Odd lengths take the full
+// complex FFT.
 class SpectrumExtractor {
  public:
   static std::size_t RequiredBytes(std::uint32_t window_len);
@@ -62,8 +71,8 @@ class SpectrumExtractor {
   static Result<SpectrumExtractor> Create(std::uint32_t window_len, std::uint32_t axes,
                                           WindowFunction window, void* memory, std::size_t bytes);
 
-  std::uint32_t window_len() const { return plan_.size(); }
-  std::uint32_t bins() const { return plan_.size() / 2 + 1; }  // one-sided
+  std::uint32_t window_len() const { return n_; }
+  std::uint32_t bins() const { return n_ / 2 + 1; }  // one-sided
 
   // Magnitude spectrum of axis `axis` of an interleaved window
   // (window[i * axes + axis]), mean removed, window function applied, scaled
@@ -78,10 +87,12 @@ class SpectrumExtractor {
   void Features(const float* window, const SpectrumSpec& spec, float* magnitudes, float* features) const;
 
  private:
-  FftPlan plan_;
+  FftPlan plan_;                     // of n_ / 2 when n_ is even, else of n_
+  std::uint32_t n_ = 0;
   std::uint32_t axes_ = 0;
-  WindowFunction window_ = WindowFunction::kNone;
-  Complex* work_ = nullptr;
+  const Complex* unzip_ = nullptr;   // e^{-2 pi i k / n_}, k < n_ / 2 (even n_ only)
+  const float* window_ = nullptr;    // [n_]: the window function, 1 for none
+  Complex* work_ = nullptr;          // [plan_.size()]
 };
 
 }  // namespace edgefleet::core

@@ -97,6 +97,63 @@ TEST(SpectrumExtractor, HannWindowSpreadsATonesEnergyToItsNeighbours) {
   EXPECT_NEAR(mags[20], 0.0f, 2e-3f);
 }
 
+// Every supported length, even ones (half-length complex transform, then
+// unzipped) and odd ones (full complex transform), with and without the Hann
+// window, against the magnitudes of a naive DFT of the windowed, mean-removed
+// axis.
+class ExtractorLengths : public ::testing::TestWithParam<std::uint32_t> {};
+
+TEST_P(ExtractorLengths, MagnitudesMatchTheNaiveDft) {
+  const std::uint32_t n = GetParam();
+  const std::uint32_t axes = 3;
+  std::mt19937 rng(n + 17);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> window(n * axes);
+  for (auto& v : window) v = u(rng);
+  for (auto function : {core::WindowFunction::kNone, core::WindowFunction::kHann}) {
+    std::vector<std::uint8_t> memory(core::SpectrumExtractor::RequiredBytes(n));
+    auto ex = core::SpectrumExtractor::Create(n, axes, function, memory.data(), memory.size());
+    ASSERT_TRUE(ex.ok()) << core::ToString(ex.status);
+    ASSERT_EQ(ex.value.bins(), n / 2 + 1);
+    for (std::uint32_t axis = 0; axis < axes; ++axis) {
+      double mean = 0.0;
+      for (std::uint32_t i = 0; i < n; ++i) mean += static_cast<double>(window[i * axes + axis]);
+      mean /= n;
+      std::vector<std::complex<double>> x(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        const double w = function == core::WindowFunction::kHann ? 0.5 - 0.5 * std::cos(2.0 * M_PI * i / n) : 1.0;
+        x[i] = (static_cast<double>(window[i * axes + axis]) - mean) * w;
+      }
+      const auto expected = NaiveDft(x);
+      std::vector<float> mags(ex.value.bins());
+      ex.value.Magnitudes(window.data(), axis, mags.data());
+      for (std::uint32_t k = 0; k < ex.value.bins(); ++k) {
+        EXPECT_NEAR(mags[k], std::abs(expected[k]) / n, 2e-6) << "n=" << n << " axis=" << axis << " k=" << k;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EvenAndOdd, ExtractorLengths,
+                         ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 8u, 9u, 10u, 15u, 16u, 20u, 45u, 50u, 64u, 75u,
+                                           96u, 100u, 120u, 125u, 128u, 200u, 225u, 250u, 256u));
+
+TEST(SpectrumExtractor, ChecksItsMemory) {
+  // 97 (odd, and prime) needs more than 100; the buffer holds either.
+  std::vector<std::uint64_t> memory(core::SpectrumExtractor::RequiredBytes(97) / 8 + 1);
+  auto* bytes = reinterpret_cast<std::uint8_t*>(memory.data());
+  const std::size_t need = core::SpectrumExtractor::RequiredBytes(100);
+  EXPECT_EQ(core::SpectrumExtractor::Create(100, 3, core::WindowFunction::kHann, bytes, need - 1).status,
+            core::Status::kArenaTooSmall);
+  EXPECT_EQ(core::SpectrumExtractor::Create(100, 3, core::WindowFunction::kHann, bytes + 2, need).status,
+            core::Status::kMisaligned);
+  EXPECT_EQ(core::SpectrumExtractor::Create(100, 0, core::WindowFunction::kHann, bytes, need).status,
+            core::Status::kBadArgument);
+  EXPECT_EQ(core::SpectrumExtractor::Create(97, 3, core::WindowFunction::kHann, bytes, memory.size() * 8).status,
+            core::Status::kBadArgument);
+  EXPECT_TRUE(core::SpectrumExtractor::Create(100, 3, core::WindowFunction::kHann, bytes, need).ok());
+}
+
 TEST(SpectrumExtractor, BinsAverageAndTakeTheLog) {
   const float mags[6] = {9.0f, 1.0f, 3.0f, 5.0f, 7.0f, 100.0f};
   const std::uint16_t edges[] = {1, 3, 5};
