@@ -8,6 +8,7 @@
 
 #include "ml/cloud_model.h"
 #include "ml/dataset.h"
+#include "ml/evaluation.h"
 #include "ml/training.h"
 
 namespace {
@@ -16,6 +17,8 @@ using edgefleet::ml::CloudModel;
 
 struct Fixture {
   CloudModel cloud;
+  CloudModel edge_float;
+  std::vector<std::uint8_t> artifact;
   Eigen::MatrixXf windows;  // 300 x 1024 real windows
 };
 
@@ -35,6 +38,8 @@ const Fixture& Get() {
       std::exit(1);
     }
     f.cloud = std::move(trained.value.cloud);
+    f.edge_float = std::move(trained.value.edge_float);
+    f.artifact = std::move(trained.value.artifact);
     const auto refs = edgefleet::ml::Windows(data.value);
     f.windows.resize(300, 1024);
     for (Eigen::Index i = 0; i < 1024; ++i) {
@@ -58,6 +63,34 @@ void BM_CloudScoreOne(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_CloudScoreOne);
+
+// The shipped edge model (spectral, 4 modes, 90-4-90 int8) through the core,
+// as a device runs it, against the same networks in float with Eigen.
+void BM_EdgeTrainedInt8(benchmark::State& state) {
+  const Fixture& f = Get();
+  auto runner = edgefleet::ml::EdgeRunner::Create(f.artifact);
+  if (!runner.ok()) std::exit(1);
+  Eigen::Index i = 0;
+  for (auto _ : state) {
+    auto inference = runner.value.Run(std::span<const float>(f.windows.col(i).data(), 300));
+    benchmark::DoNotOptimize(inference);
+    i = (i + 1) % f.windows.cols();
+  }
+  state.counters["artifact_bytes"] = static_cast<double>(f.artifact.size());
+}
+BENCHMARK(BM_EdgeTrainedInt8);
+
+void BM_EdgeTrainedFloat(benchmark::State& state) {
+  const Fixture& f = Get();
+  edgefleet::ml::SpectralFeatures features(100, 3);
+  Eigen::Index i = 0;
+  for (auto _ : state) {
+    auto s = edgefleet::ml::Score(f.edge_float, features, std::span<const float>(f.windows.col(i).data(), 300));
+    benchmark::DoNotOptimize(s);
+    i = (i + 1) % f.windows.cols();
+  }
+}
+BENCHMARK(BM_EdgeTrainedFloat);
 
 void BM_CloudScoreBatch(benchmark::State& state) {
   const Fixture& f = Get();
