@@ -42,14 +42,14 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/sync_batch.h"
 
 namespace edgefleet::store {
 
 template <typename T>
 using Expected = common::Expected<T>;
 
-// A window: 100 samples x 3 axes (SPEC section 2).
-inline constexpr std::size_t kWindowValues = 300;
+using sync::kWindowValues;  // 300 values a window (SPEC section 2)
 
 // Limits applied to every input (kInvalidArgument beyond them).
 inline constexpr std::size_t kMaxIdBytes = 128;           // device ids, model ids
@@ -198,68 +198,14 @@ struct UpdateStatusEntry {
 };
 
 // ---- sync ingestion -----------------------------------------------------------------
-//
-// Each row carries a sequence number the device assigned (its buffer's row
-// id), unique per (device, kind). A row whose (device, kind, seq) is stored
-// already is not stored again: the first stored content wins, and the batch
-// acknowledgement lists it as already present.
+// The row types are common/sync_batch.h's, shared with the agent.
 
-struct InferenceRow {
-  std::int64_t seq = 0;  // >= 0
-  std::int64_t ts_ms = 0;
-  std::int64_t model_version = 0;
-  std::string decision;  // e.g. "normal", "anomaly"; 1..32 bytes
-  double confidence = 0;
-  double mse = 0;
-  std::int64_t latency_us = 0;
-  std::string input_hash;
-  bool fallback = false;  // decided locally because the cloud was unreachable
-
-  friend bool operator==(const InferenceRow&, const InferenceRow&) = default;
-};
-
-struct HardSampleRow {
-  std::int64_t seq = 0;
-  std::int64_t ts_ms = 0;
-  std::int64_t model_version = 0;
-  std::vector<float> window;  // kWindowValues finite values
-  double edge_mse = 0;
-  double confidence = 0;
-  std::string decision;
-  bool fallback = false;
-
-  friend bool operator==(const HardSampleRow&, const HardSampleRow&) = default;
-};
-
-struct HealthRow {
-  std::int64_t seq = 0;
-  std::int64_t model_version = 0;
-  std::int64_t period_start_ms = 0;
-  std::int64_t period_end_ms = 0;  // >= period_start_ms
-  std::string stats_json;          // a JSON object
-
-  friend bool operator==(const HealthRow&, const HealthRow&) = default;
-};
-
-struct SyncBatch {
-  std::vector<InferenceRow> inferences;
-  std::vector<HardSampleRow> hard_samples;
-  std::vector<HealthRow> health;
-};
-
-// Sequence numbers of one kind, in the order they appeared in the batch.
-struct SeqAck {
-  std::vector<std::int64_t> stored;           // newly stored by this call
-  std::vector<std::int64_t> already_present;  // stored by an earlier call
-
-  friend bool operator==(const SeqAck&, const SeqAck&) = default;
-};
-
-struct IngestResult {
-  SeqAck inferences;
-  SeqAck hard_samples;
-  SeqAck health;
-};
+using sync::InferenceRow;
+using sync::HardSampleRow;
+using sync::HealthRow;
+using sync::SyncBatch;
+using sync::SeqAck;
+using sync::IngestResult;
 
 // ---- the store ------------------------------------------------------------------------
 
