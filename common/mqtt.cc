@@ -91,6 +91,7 @@ class MqttLink::Impl {
     mosquitto_disconnect_callback_set(mosq_, &Impl::OnDisconnect);
     mosquitto_publish_callback_set(mosq_, &Impl::OnPublish);
     mosquitto_message_callback_set(mosq_, &Impl::OnMessage);
+    mosquitto_subscribe_callback_set(mosq_, &Impl::OnSubscribe);
     return common::Ok();
   }
 
@@ -301,6 +302,7 @@ class MqttLink::Impl {
       std::lock_guard lock(self->mu_);
       self->stats_.last_connack = rc;
       if (rc != 0 || self->stopping_) return;
+      self->stats_.subscriptions_acked = 0;
     }
     {
       std::lock_guard lock(self->subs_mu_);
@@ -332,6 +334,12 @@ class MqttLink::Impl {
       }
     }
     self->cv_.notify_all();
+  }
+
+  static void OnSubscribe(mosquitto*, void* obj, int, int, const int*) {
+    auto* self = static_cast<Impl*>(obj);
+    std::lock_guard lock(self->mu_);
+    ++self->stats_.subscriptions_acked;
   }
 
   static void OnPublish(mosquitto*, void* obj, int mid) {

@@ -112,6 +112,7 @@ struct MqttStats {
   std::uint64_t connects = 0;       // successful connections (CONNACK accepted)
   std::uint64_t connect_failures = 0;  // attempts refused or failed
   std::uint64_t disconnects = 0;    // connections lost or closed
+  std::uint64_t subscriptions_acked = 0;  // SUBACKs received on the current connection
   int last_connack = 0;             // the broker's last CONNACK code (5: not authorised)
 };
 
