@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "cli/broker.h"
 #include "cli/data_pack.h"
 #include "cli/inspect.h"
 #include "cli/train.h"
@@ -49,6 +50,19 @@ int main(int argc, char** argv) {
   eval->add_option("--sweep-csv", eval_args.sweep_csv, "write the k_low/k_high zone sweep as CSV");
   eval->add_option("--sweep-svg", eval_args.sweep_svg, "write the zone sweep plot (SVG)");
 
+  edgefleet::cli::BrokerConfigArgs broker_args;
+  CLI::App* broker = app.add_subcommand("broker", "The MQTT broker (Mosquitto).");
+  broker->require_subcommand(1);
+  CLI::App* broker_config = broker->add_subcommand(
+      "config", "Write a Mosquitto 2.0 config, ACL and password file (per-device credentials) under DIR/mosquitto/.");
+  broker_config->add_option("--data-dir", broker_args.data_dir, "the server's data folder")->required();
+  broker_config->add_option("--port", broker_args.port, "listener port")->check(CLI::Range(1, 65535))->capture_default_str();
+  broker_config->add_option("--bind", broker_args.bind, "listener address")->capture_default_str();
+  broker_config->add_flag("--persistence", broker_args.persistence,
+                          "keep retained messages across broker restarts (stored under DIR/mosquitto/)");
+  broker_config->add_option("--user", broker_args.user,
+                            "account Mosquitto switches to when started as root (its default: mosquitto)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -58,5 +72,6 @@ int main(int argc, char** argv) {
   if (pack->parsed()) return edgefleet::cli::PackData(from, out, level);
   if (train->parsed()) return edgefleet::cli::Train(train_args);
   if (eval->parsed()) return edgefleet::cli::Eval(eval_args);
+  if (broker_config->parsed()) return edgefleet::cli::BrokerConfig(broker_args);
   return 2;
 }
