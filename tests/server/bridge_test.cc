@@ -68,9 +68,7 @@ class BridgeTest : public ::testing::Test {
   // A bridge whose link points at a port where nothing listens: messages
   // are fed with Handle().
   std::unique_ptr<Bridge> Offline() {
-    auto port = testsupport::FreeLoopbackPort();
-    EXPECT_TRUE(port.ok());
-    auto b = Bridge::Start(*store_, Options(*port));
+    auto b = Bridge::Start(*store_, Options(closed_.port()));
     EXPECT_TRUE(b.ok()) << b.error().ToString();
     return std::move(b).value();
   }
@@ -105,6 +103,7 @@ class BridgeTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<store::Store> store_;
   std::atomic<std::int64_t> now_{kT0};
+  testsupport::ClosedPort closed_;
 };
 
 TEST_F(BridgeTest, StatusUpdatesTheStore) {

@@ -76,6 +76,22 @@ class MosquittoBroker {
 // A loopback TCP port that was free when asked (bind port 0, read, close).
 common::Expected<int> FreeLoopbackPort();
 
+// A loopback port bound but not listening, held for the object's life: a
+// connection to it is refused at once, and no other process (another test's
+// broker) can take it meanwhile. For "the broker is down" tests.
+class ClosedPort {
+ public:
+  ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  ~ClosedPort();
+  int port() const { return port_; }  // 0 if binding failed
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // Waits up to `timeout` for `done()`, polling every few milliseconds. For
 // waiting on asynchronous effects (messages, connections) in tests; a bound,
 // never an assertion about speed.
