@@ -59,11 +59,6 @@ std::chrono::milliseconds ReconnectDelay(std::uint32_t failures, std::chrono::mi
       std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(half + half * u))));
 }
 
-bool IsValidPublishTopic(std::string_view topic) {
-  if (topic.empty() || topic.size() > 65535 || !common::IsValidUtf8(topic)) return false;
-  return topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
-}
-
 class MqttLink::Impl {
  public:
   explicit Impl(MqttOptions options) : options_(std::move(options)) {

@@ -53,6 +53,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace edgefleet::mqtt {
 
@@ -125,8 +126,12 @@ std::chrono::milliseconds ReconnectDelay(std::uint32_t failures, std::chrono::mi
                                          std::chrono::milliseconds max, double unit);
 
 // Whether `topic` is a valid topic to publish to (non-empty, <= 65535 bytes,
-// UTF-8, no '+', '#' or NUL).
-bool IsValidPublishTopic(std::string_view topic);
+// UTF-8, no '+', '#' or NUL). Inline: fakes of Telemetry use it without
+// linking libmosquitto.
+inline bool IsValidPublishTopic(std::string_view topic) {
+  if (topic.empty() || topic.size() > 65535 || !common::IsValidUtf8(topic)) return false;
+  return topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
+}
 
 class MqttLink final : public Telemetry {
  public:
