@@ -1,7 +1,11 @@
 #include "server/bridge.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
+
+#include "server/broker/broker.h"
 
 namespace edgefleet::bridge {
 namespace {
@@ -57,6 +61,18 @@ double RateWindow::PerMinute(std::int64_t now_ms) const {
 }
 
 // ---- Bridge --------------------------------------------------------------------------
+
+Expected<BridgeOptions> BridgeOptionsFromDataDir(const std::filesystem::path& data_dir, std::string host,
+                                                 int port) {
+  EDGEFLEET_ASSIGN_OR_RETURN(broker::Credential credential, broker::ReadBridgeCredential(data_dir));
+  BridgeOptions options;
+  options.mqtt.host = std::move(host);
+  options.mqtt.port = port;
+  options.mqtt.client_id = "edgefleet-server-" + std::to_string(::getpid());
+  options.mqtt.username = std::move(credential.username);
+  options.mqtt.password = std::move(credential.password);
+  return options;
+}
 
 Bridge::Bridge(store::Store& store, BridgeOptions options) : store_(store), options_(std::move(options)) {}
 

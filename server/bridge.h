@@ -31,6 +31,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -104,6 +105,13 @@ struct BridgeOptions {
   // The clock, milliseconds since the Unix epoch; unset: the system clock.
   std::function<std::int64_t()> now_ms;
 };
+
+// Options for the broker the data dir's `edgefleet broker config` set up:
+// the bridge credential (broker::ReadBridgeCredential; kNotFound if `broker
+// config` never ran), client id "edgefleet-server-<pid>" so replicas do not
+// evict each other, and `host`/`port`.
+Expected<BridgeOptions> BridgeOptionsFromDataDir(const std::filesystem::path& data_dir, std::string host,
+                                                 int port);
 
 class Bridge {
  public:

@@ -256,9 +256,12 @@ TEST_F(BridgeTest, EndToEndThroughARealBroker) {
                              Qos::kAtLeastOnce, true)
                   .ok());
 
+  auto from_dir = BridgeOptionsFromDataDir(dir_.path(), "127.0.0.1", broker.port());
+  ASSERT_TRUE(from_dir.ok()) << from_dir.error().ToString();
   BridgeOptions options = Options(broker.port());
-  options.mqtt.username = broker.bridge().username;
-  options.mqtt.password = broker.bridge().password;
+  options.mqtt.username = from_dir->mqtt.username;
+  options.mqtt.password = from_dir->mqtt.password;
+  EXPECT_EQ(from_dir->mqtt.username, broker.bridge().username);
   auto started = Bridge::Start(*store_, options);
   ASSERT_TRUE(started.ok()) << started.error().ToString();
   auto& bridge = *started.value();
