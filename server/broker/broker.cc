@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,10 +91,21 @@ Expected<std::vector<PasswdLine>> ReadPasswd(const fs::path& path) {
   return lines;
 }
 
+// Replaces passwd atomically, keeping the old file's owner and group: an
+// operator gives it to the broker's group (docs/mqtt.md), and a rewrite by
+// `device add` must not take that away.
 Expected<void> WritePasswd(const fs::path& path, const std::vector<PasswdLine>& lines) {
   std::string text;
   for (const PasswdLine& l : lines) text += l.user + ":" + l.entry + "\n";
-  return common::WriteFileAtomically(path, text, kPasswdPerms);
+  struct stat old {};
+  const bool existed = ::stat(path.c_str(), &old) == 0;
+  EDGEFLEET_RETURN_IF_ERROR(common::WriteFileAtomically(path, text, kPasswdPerms));
+  struct stat now {};
+  if (existed && ::stat(path.c_str(), &now) == 0 && (now.st_uid != old.st_uid || now.st_gid != old.st_gid) &&
+      ::chown(path.c_str(), old.st_uid, old.st_gid) != 0) {
+    return IoError("keeping the owner of " + path.string());
+  }
+  return common::Ok();
 }
 
 // Under the lock: sets (or with an empty entry removes) one user's line.

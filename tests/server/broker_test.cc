@@ -3,6 +3,7 @@
 #include "server/broker/broker.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <thread>
@@ -91,6 +92,20 @@ TEST(BrokerCredentials, AddReplaceRemoveKeepOthers) {
   EXPECT_EQ(AddDeviceCredential(dir.path(), "a/b", "t").error().code(), common::ErrorCode::kInvalidArgument);
   EXPECT_EQ(AddDeviceCredential(dir.path(), kBridgeUsername, "t").error().code(),
             common::ErrorCode::kInvalidArgument);
+}
+
+TEST(BrokerCredentials, RewritesKeepTheFilesGroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to change a file's group";
+  TempDir dir;
+  ASSERT_TRUE(AddDeviceCredential(dir.path(), "fan-1", "t1").ok());
+  const auto passwd = FilesFor(dir.path()).password_file;
+  const gid_t group = 4242;
+  ASSERT_EQ(::chown(passwd.c_str(), 0, group), 0);
+  ASSERT_TRUE(AddDeviceCredential(dir.path(), "fan-2", "t2").ok());
+  struct stat st{};
+  ASSERT_EQ(::stat(passwd.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, group);
+  EXPECT_TRUE(HasCredential(dir.path(), "fan-1").value());
 }
 
 TEST(BrokerCredentials, ConcurrentAddsLoseNothing) {
