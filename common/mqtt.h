@@ -35,6 +35,9 @@
 //     "offline" status), waits (bounded) until the broker acknowledged it,
 //     then disconnects cleanly (so the broker does not send the will) and
 //     joins the thread. The destructor calls Close() without a final message.
+//     The thread connects with libmosquitto's blocking TCP connect, so Close
+//     may wait for an attempt in progress (immediate on loopback and for a
+//     refused port; up to the OS connect timeout for an unreachable host).
 //
 // Ownership and threads: MqttLink is the sole owner of its libmosquitto
 // handle and thread. Publish, Subscribe, stats() and connected() may be
