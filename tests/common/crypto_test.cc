@@ -238,5 +238,29 @@ TEST(Pem, OpensslCommandVerifiesOurSignature) {
   EXPECT_EQ(ReadPublicKeyPem(dir.path() / "derived.pem").value(), key.public_key());
 }
 
+// PBKDF2-HMAC-SHA512 known answers (the same as Python's hashlib.pbkdf2_hmac).
+TEST(Pbkdf2, KnownAnswers) {
+  auto one = Pbkdf2HmacSha512("password", AsBytes("salt"), 1, 64);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(HexEncode(*one),
+            "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252"
+            "c02d470a285a0501bad999bfe943c08f050235d7d68b1da55e63f73b60a57fce");
+  auto many = Pbkdf2HmacSha512("password", AsBytes("salt"), 4096, 32);
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ(HexEncode(*many), "d197b1b33db0143e018b12f3d1d1479e6cdebdcc97c5c0f87f6902e072f457b5");
+  EXPECT_EQ(Pbkdf2HmacSha512("p", AsBytes("s"), 0, 64).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Pbkdf2HmacSha512("p", AsBytes("s"), 1, 0).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(SecureRandomBytes, LengthsAndVariety) {
+  auto a = SecureRandomBytes(32);
+  auto b = SecureRandomBytes(32);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_NE(*a, *b);
+  EXPECT_TRUE(SecureRandomBytes(0).value().empty());
+  EXPECT_FALSE(SecureRandomBytes(4097).ok());
+}
+
 }  // namespace
 }  // namespace edgefleet::common
