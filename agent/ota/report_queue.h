@@ -1,0 +1,81 @@
+// The OTA status reports, kept until delivered (SPEC sections 4, 5 and 6).
+//
+// What it is for: every state change of an update is reported to the server
+// (POST /api/updates/status) and to the MQTT `ota` topic. A device is often
+// offline when it changes state (that is when rollbacks happen), so reports
+// are queued in a file (ota-reports.json, replaced atomically), each with a
+// sequence number, and delivered strictly in order per sink once it is
+// reachable; a report leaves the queue when both sinks took it. The server's
+// view thus ends up equal to the device's: the last report it receives is
+// the device's last state. A crash between a delivery and the queue's
+// rewrite re-sends that report (same seq); the status endpoint is idempotent.
+//
+// Bounds: at most kMaxQueuedReports; beyond, the oldest is dropped and
+// counted (dropped()), never the newest, which carries the current state.
+//
+// Threads: not thread-safe; the OTA engine's worker owns it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "agent/ota/platform.h"
+
+namespace edgefleet::ota {
+
+inline constexpr std::size_t kMaxQueuedReports = 256;
+
+struct Report {
+  std::uint64_t seq = 0;
+  std::string status;               // SPEC section 4: pending, downloading, ...
+  std::string state;                // the engine's own state name (state.h)
+  std::int64_t version = 0;         // the model version running when it was made
+  std::int64_t target_version = 0;  // the version the attempt installs
+  std::string error;                // empty: none
+  std::int64_t time_ms = 0;
+  bool http_done = false;
+  bool mqtt_done = false;
+};
+
+// The JSON bodies: {"device_id","status","version","error"} as SPEC section 4
+// names them (error null when empty), plus "seq", "target_version", "state"
+// and "timestamp" (seconds, for MQTT; SPEC section 5).
+std::string ReportToJson(const Report& report, const std::string& device_id);
+
+// A sink takes one report and says whether it was accepted.
+using ReportSink = std::function<bool(const Report&)>;
+
+class ReportQueue {
+ public:
+  ReportQueue(Filesystem& fs, std::filesystem::path file);
+
+  // Reads the persisted queue; a missing file is an empty queue, a corrupt
+  // one is dropped (kCorrupt is returned, the queue is then empty and usable).
+  Expected<void> Load();
+
+  // Appends a report with the next sequence number and persists the queue.
+  // On a write failure the report is still queued in memory (and the error
+  // returned): it is delivered if the process lives long enough.
+  Expected<void> Push(Report report);
+
+  // Delivers undelivered reports in order to each sink (a null sink counts as
+  // accepting), stopping at a sink's first refusal; persists what changed.
+  void Deliver(const ReportSink& http, const ReportSink& mqtt);
+
+  const std::deque<Report>& pending() const { return reports_; }
+  std::uint64_t dropped() const { return dropped_; }
+
+ private:
+  Expected<void> Persist();
+
+  Filesystem& fs_;
+  std::filesystem::path file_;
+  std::deque<Report> reports_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace edgefleet::ota
