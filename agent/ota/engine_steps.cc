@@ -279,8 +279,8 @@ std::int64_t OtaEngine::StepDownload(std::int64_t now) {
     const Error& e = chunk.error();
     switch (e.code()) {
       case ErrorCode::kResourceExhausted: Fail("disk full while downloading: " + e.message(), false); return now;
-      case ErrorCode::kNotFound:
-      case ErrorCode::kCorrupt: Fail("download refused: " + e.message(), false); return now;
+      case ErrorCode::kNotFound: Fail("download refused: " + e.message(), false); return now;
+      case ErrorCode::kCorrupt: Fail("download refused: " + e.message(), true); return now;  // contradicts the manifest
       case ErrorCode::kAborted:
         record_.downloaded = 0;
         record_.etag.clear();
