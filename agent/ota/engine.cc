@@ -22,7 +22,6 @@ OtaEngine::OtaEngine(OtaConfig config, OtaDeps deps)
       http_(deps.http),
       clock_(deps.clock),
       mqtt_(deps.mqtt),
-      reports_(deps.fs, config_.model_dir / kReportsFile),
       rng_(config_.seed != 0 ? config_.seed : std::hash<std::string>{}(config_.device_id) | 1u) {}
 
 Expected<std::unique_ptr<OtaEngine>> OtaEngine::Open(OtaConfig config, OtaDeps deps) {
@@ -41,7 +40,6 @@ Expected<std::unique_ptr<OtaEngine>> OtaEngine::Open(OtaConfig config, OtaDeps d
     if (record.ok()) engine->record_ = std::move(record).value();
   }
   if (engine->record_.state == State::kChecking) engine->record_.state = State::kIdle;
-  (void)engine->reports_.Load();  // a corrupt queue is dropped; new reports follow
   return engine;
 }
 
@@ -85,6 +83,7 @@ std::shared_ptr<const Model> OtaEngine::StartupModel() {
     return active_model();
   }
   if (crashed) {
+    if (Next(state, Event::kCrashed) != State::kRollingBack) SetActive(LoadFromDisk());  // reports name what runs
     (void)Fire(Event::kCrashed, std::string("unclean restart in ") + ToString(state));
   } else if (state == State::kHealthCheck) {
     record_.health_started_ms = now;  // a clean restart: the period starts again
@@ -172,15 +171,15 @@ Expected<void> OtaEngine::Fire(Event event, const std::string& error) {
   } else if (*to == State::kRollingBack) {
     record_.last_error = reason;
   }
-  // idle and checking are not written: a check every 5 minutes must not wear the flash.
-  Expected<void> persisted = common::Ok();
-  if (*to != State::kChecking && !(from == State::kChecking && *to == State::kIdle)) persisted = Persist();
+  // The reports join the queue in the record, and both are written at once.
   if (event == Event::kModelOffered || event == Event::kThresholdsOffered) PushReport("pending", {});
   if (const char* status = ServerStatus(*to)) {
     const bool final_error = *to == State::kFailed || *to == State::kRolledBack;
     PushReport(status, final_error ? reason : std::string());
   }
-  return persisted;
+  // idle and checking are not written: a check every 5 minutes must not wear the flash.
+  if (*to == State::kChecking || (from == State::kChecking && *to == State::kIdle)) return common::Ok();
+  return Persist();
 }
 
 void OtaEngine::Fail(const std::string& reason, bool refuse) {
@@ -197,7 +196,7 @@ void OtaEngine::PushReport(const char* status, const std::string& error) {
   report.target_version = record_.target_version;
   report.error = error;
   report.time_ms = clock_.NowMs();
-  (void)reports_.Push(std::move(report));  // kept in memory if the disk refuses
+  record_.reports.Push(std::move(report));
 }
 
 std::vector<HttpHeader> OtaEngine::AuthHeaders() const {
@@ -207,7 +206,7 @@ std::vector<HttpHeader> OtaEngine::AuthHeaders() const {
 }
 
 void OtaEngine::DeliverReports(std::int64_t now) {
-  if (reports_.pending().empty() || now < next_report_try_ms_) return;
+  if (record_.reports.pending().empty() || now < next_report_try_ms_) return;
   bool failed = false;
   const ReportSink http = [&](const Report& r) {
     HttpRequest post;
@@ -232,7 +231,8 @@ void OtaEngine::DeliverReports(std::int64_t now) {
       return done;
     };
   }
-  reports_.Deliver(http, mqtt);
+  // A failed write re-sends the delivered reports (same seq) after a restart.
+  if (record_.reports.Deliver(http, mqtt)) (void)Persist();
   if (failed) next_report_try_ms_ = now + config_.report_retry_ms;
 }
 
@@ -297,7 +297,7 @@ std::int64_t OtaEngine::Tick() {
     case State::kHealthCheck: due = StepHealth(now); break;
     case State::kRollingBack: due = StepRollback(now); break;
   }
-  if (!reports_.pending().empty()) due = std::min(due, std::max(next_report_try_ms_, now));
+  if (!record_.reports.pending().empty()) due = std::min(due, std::max(next_report_try_ms_, now));
   return due;
 }
 

@@ -64,7 +64,6 @@ inline constexpr const char* kCurrentFile = "current.efm";
 inline constexpr const char* kBackupFile = "backup.efm";
 inline constexpr const char* kPartFile = "download.part";
 inline constexpr const char* kStateFile = "ota-state.json";
-inline constexpr const char* kReportsFile = "ota-reports.json";
 
 struct OtaConfig {
   std::string device_id;
@@ -131,7 +130,7 @@ class OtaEngine {
 
   State state() const { return record_.state; }
   const Record& record() const { return record_; }
-  const ReportQueue& reports() const { return reports_; }
+  const ReportQueue& reports() const { return record_.reports; }
   std::shared_ptr<const Model> active_model() const;
 
  private:
@@ -173,7 +172,6 @@ class OtaEngine {
   OtaTelemetry* mqtt_;
   ActivateFn activate_;
   Record record_;
-  ReportQueue reports_;
   bool started_ = false;
   std::int64_t next_report_try_ms_ = 0;
   std::mt19937_64 rng_;

@@ -60,6 +60,7 @@ std::string SerializeRecord(const Record& r) {
       {"last_error", r.last_error},
       {"refused", r.refused},
       {"next_check_ms", r.next_check_ms},
+      {"reports", json::parse(r.reports.Serialize())},
   };
   return j.dump();
 }
@@ -105,6 +106,7 @@ common::Expected<Record> ParseRecord(std::string_view text) {
     r.last_error = j.at("last_error").get<std::string>();
     r.refused = j.at("refused").get<std::vector<std::string>>();
     r.next_check_ms = j.at("next_check_ms").get<std::int64_t>();
+    EDGEFLEET_RETURN_IF_ERROR(r.reports.Parse(j.at("reports").dump()));
     return r;
   } catch (const json::exception& e) {
     return Error(ErrorCode::kCorrupt, std::string("OTA record does not parse: ") + e.what());

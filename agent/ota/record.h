@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/ota/report_queue.h"
 #include "agent/ota/state.h"
 #include "common/error.h"
 
@@ -77,6 +78,10 @@ struct Record {
   std::string last_error;           // why the last attempt failed or rolled back
   std::vector<std::string> refused; // sha256 (or "thr:" + sha of the body) refused for good; newest last
   std::int64_t next_check_ms = 0;
+
+  // The reports not yet delivered: in the record, so that a state and the
+  // report of entering it are made durable by the same atomic write.
+  ReportQueue reports;
 };
 
 std::string SerializeRecord(const Record& record);

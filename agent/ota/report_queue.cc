@@ -23,17 +23,10 @@ std::string ReportToJson(const Report& r, const std::string& device_id) {
   return j.dump();
 }
 
-ReportQueue::ReportQueue(Filesystem& fs, std::filesystem::path file) : fs_(fs), file_(std::move(file)) {}
-
-Expected<void> ReportQueue::Load() {
+common::Expected<void> ReportQueue::Parse(std::string_view text) {
   reports_.clear();
-  auto text = fs_.ReadFile(file_, 4u << 20);
-  if (!text.ok()) {
-    if (text.error().code() == ErrorCode::kNotFound) return common::Ok();
-    return std::move(text).error();
-  }
   try {
-    const json j = json::parse(text.value());
+    const json j = json::parse(text);
     next_seq_ = j.at("next_seq").get<std::uint64_t>();
     dropped_ = j.at("dropped").get<std::uint64_t>();
     for (const json& e : j.at("reports")) {
@@ -56,7 +49,7 @@ Expected<void> ReportQueue::Load() {
   return common::Ok();
 }
 
-Expected<void> ReportQueue::Push(Report report) {
+void ReportQueue::Push(Report report) {
   report.seq = next_seq_++;
   report.http_done = false;
   report.mqtt_done = false;
@@ -65,10 +58,9 @@ Expected<void> ReportQueue::Push(Report report) {
     reports_.pop_front();
     ++dropped_;
   }
-  return Persist();
 }
 
-void ReportQueue::Deliver(const ReportSink& http, const ReportSink& mqtt) {
+bool ReportQueue::Deliver(const ReportSink& http, const ReportSink& mqtt) {
   bool changed = false;
   bool http_blocked = false;
   bool mqtt_blocked = false;
@@ -91,10 +83,10 @@ void ReportQueue::Deliver(const ReportSink& http, const ReportSink& mqtt) {
     }
   }
   while (!reports_.empty() && reports_.front().http_done && reports_.front().mqtt_done) reports_.pop_front();
-  if (changed) (void)Persist();  // a failed write re-sends these (same seq) after a restart
+  return changed;
 }
 
-Expected<void> ReportQueue::Persist() {
+std::string ReportQueue::Serialize() const {
   json list = json::array();
   for (const Report& r : reports_) {
     list.push_back({{"seq", r.seq},
@@ -107,8 +99,8 @@ Expected<void> ReportQueue::Persist() {
                     {"http_done", r.http_done},
                     {"mqtt_done", r.mqtt_done}});
   }
-  const json j = {{"schema", 1}, {"next_seq", next_seq_}, {"dropped", dropped_}, {"reports", list}};
-  return fs_.WriteFileAtomically(file_, j.dump());
+  const json j = {{"next_seq", next_seq_}, {"dropped", dropped_}, {"reports", list}};
+  return j.dump();
 }
 
 }  // namespace edgefleet::ota

@@ -18,11 +18,10 @@
 
 #include <cstdint>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <string>
 
-#include "agent/ota/platform.h"
+#include "common/error.h"
 
 namespace edgefleet::ota {
 
@@ -50,29 +49,22 @@ using ReportSink = std::function<bool(const Report&)>;
 
 class ReportQueue {
  public:
-  ReportQueue(Filesystem& fs, std::filesystem::path file);
+  // The queue as JSON, and back (kCorrupt if it does not parse).
+  std::string Serialize() const;
+  common::Expected<void> Parse(std::string_view json);
 
-  // Reads the persisted queue; a missing file is an empty queue, a corrupt
-  // one is dropped (kCorrupt is returned, the queue is then empty and usable).
-  Expected<void> Load();
-
-  // Appends a report with the next sequence number and persists the queue.
-  // On a write failure the report is still queued in memory (and the error
-  // returned): it is delivered if the process lives long enough.
-  Expected<void> Push(Report report);
+  // Appends a report with the next sequence number (the caller persists).
+  void Push(Report report);
 
   // Delivers undelivered reports in order to each sink (a null sink counts as
-  // accepting), stopping at a sink's first refusal; persists what changed.
-  void Deliver(const ReportSink& http, const ReportSink& mqtt);
+  // accepting), stopping at a sink's first refusal. True if anything changed
+  // (the caller persists).
+  bool Deliver(const ReportSink& http, const ReportSink& mqtt);
 
   const std::deque<Report>& pending() const { return reports_; }
   std::uint64_t dropped() const { return dropped_; }
 
  private:
-  Expected<void> Persist();
-
-  Filesystem& fs_;
-  std::filesystem::path file_;
   std::deque<Report> reports_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t dropped_ = 0;

@@ -276,7 +276,7 @@ TEST_F(OtaEngineTest, DiskFullDuringDownloadFailsCleanly) {
   // Nothing half-written: only the model and the engine's own files remain.
   for (const auto& name : fs_.Names()) {
     const std::string file = std::filesystem::path(name).filename().string();
-    EXPECT_TRUE(file == kCurrentFile || file == kStateFile || file == kReportsFile) << name;
+    EXPECT_TRUE(file == kCurrentFile || file == kStateFile) << name;
   }
 }
 

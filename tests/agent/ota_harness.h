@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/ota/engine.h"
@@ -79,6 +80,7 @@ class Device {
       ++activations;
       return common::Ok();
     });
+    for (int i = 0; i < prefeed_baseline; ++i) engine_->RecordInference(latency_ms, core::Zone::kNormal, false);
   }
   // The process is killed: what was not durable is lost.
   void Crash() {
@@ -95,9 +97,8 @@ class Device {
   // agent runs `inferences_per_tick` windows at `latency_ms` meanwhile.
   void Step() {
     const std::int64_t due = engine_->Tick();
-    for (int i = 0; i < inferences_per_tick; ++i) {
-      engine_->RecordInference(latency_ms, core::Zone::kNormal, false);
-    }
+    const double latency = engine_->state() == State::kHealthCheck ? health_latency_ms.value_or(latency_ms) : latency_ms;
+    for (int i = 0; i < inferences_per_tick; ++i) engine_->RecordInference(latency, core::Zone::kNormal, false);
     clock_.now_ms = std::max(clock_.now_ms, std::min(due, clock_.now_ms + max_sleep_ms));
   }
 
@@ -120,6 +121,8 @@ class Device {
 
   int inferences_per_tick = 5;
   double latency_ms = 1.0;
+  std::optional<double> health_latency_ms;  // the new model's latency, if not latency_ms
+  int prefeed_baseline = 0;                 // inferences recorded at each boot
   std::int64_t max_sleep_ms = 10'000;
   bool refuse_activation = false;
   int activations = 0;
