@@ -139,7 +139,9 @@ Expected<void> OtaEngine::Fire(Event event, const std::string& error) {
     if (!to) return Error(ErrorCode::kInternal, std::string("OTA: no transition from ") + ToString(from) + " on " + ToString(event));
   }
   const std::int64_t now = clock_.NowMs();
-  if (from != State::kIdle && !IsTerminal(from) && ++record_.transitions > config_.max_transitions &&
+  // Checks are not part of an attempt: only an attempt's own transitions count.
+  const bool in_attempt = from != State::kIdle && from != State::kChecking && !IsTerminal(from);
+  if (in_attempt && ++record_.transitions > config_.max_transitions &&
       !IsTerminal(*to)) {
     if (IsAfterSwap(from)) SetActive(RestorePrevious());
     to = State::kFailed;
@@ -226,7 +228,7 @@ void OtaEngine::DeliverReports(std::int64_t now) {
   ReportSink mqtt;
   if (mqtt_ != nullptr) {
     mqtt = [&](const Report& r) {
-      const bool done = mqtt_->PublishOta(ReportToJson(r, config_.device_id));
+      const bool done = mqtt_->PublishOta(r);
       failed = failed || !done;
       return done;
     };

@@ -95,13 +95,13 @@ struct OtaConfig {
 };
 
 // The MQTT `ota` hook (SPEC section 5): the agent's MQTT link implements it
-// (edge-ai/device/{id}/ota). PublishOta returns whether the message was
-// accepted for delivery (queued at QoS 1 with the broker connected); false
-// keeps the report queued for a later try.
+// and publishes edge-ai/device/{id}/ota at QoS 1 (ReportToMqttJson gives the
+// payload of docs/mqtt.md). PublishOta returns whether the message was taken
+// for delivery; false keeps the report queued for a later try, in order.
 class OtaTelemetry {
  public:
   virtual ~OtaTelemetry() = default;
-  virtual bool PublishOta(const std::string& json) = 0;
+  virtual bool PublishOta(const Report& report) = 0;
 };
 
 struct OtaDeps {

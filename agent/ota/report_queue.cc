@@ -23,6 +23,17 @@ std::string ReportToJson(const Report& r, const std::string& device_id) {
   return j.dump();
 }
 
+std::string ReportToMqttJson(const Report& r) {
+  json j = {{"ts", r.time_ms},
+            {"model_version", r.version},
+            {"state", r.status},
+            {"target_version", r.target_version},
+            {"error", r.error},
+            {"seq", r.seq},
+            {"ota_state", r.state}};
+  return j.dump();
+}
+
 common::Expected<void> ReportQueue::Parse(std::string_view text) {
   reports_.clear();
   try {

@@ -44,6 +44,11 @@ struct Report {
 // and "timestamp" (seconds, for MQTT; SPEC section 5).
 std::string ReportToJson(const Report& report, const std::string& device_id);
 
+// The MQTT `ota` payload of docs/mqtt.md: {"ts" (ms), "model_version",
+// "state" (the status above), "target_version", "error" ("" when none)},
+// plus "seq" and "ota_state" (the engine's own state name).
+std::string ReportToMqttJson(const Report& report);
+
 // A sink takes one report and says whether it was accepted.
 using ReportSink = std::function<bool(const Report&)>;
 

@@ -84,6 +84,17 @@ TEST_F(OtaEngineTest, WholeUpdateCommitsAndReportsEveryStepInOrder) {
   EXPECT_EQ(device_.running()->version(), 3);
 }
 
+// Regression: checks after a committed update counted as the attempt's
+// transitions, and after 32 of them the loop limit reported `failed`.
+TEST_F(OtaEngineTest, DaysOfChecksAfterAnUpdateReportNothing) {
+  SetUpV2OfferV3();
+  ASSERT_TRUE(device_.RunToTerminal());
+  const std::size_t reports = server_.statuses().size();
+  for (int i = 0; i < 30'000; ++i) device_.Step();  // 10 s per step: about 3.5 days
+  EXPECT_EQ(server_.statuses().size(), reports);
+  EXPECT_EQ(device_.running()->version(), 3);
+}
+
 TEST_F(OtaEngineTest, ChecksEveryFiveMinutesWithJitter) {
   device_.Boot();
   std::vector<std::int64_t> gaps;
@@ -306,6 +317,38 @@ TEST_F(OtaEngineTest, ReportsMadeOfflineArriveInOrderLater) {
                                              "applying", "applying",    "applying",   "active"};
   EXPECT_EQ(Statuses(server_), expected);
   EXPECT_EQ(server_.statuses().back().at("version"), 3);
+}
+
+class FakeMqtt final : public OtaTelemetry {
+ public:
+  bool PublishOta(const Report& report) override {
+    if (!connected) return false;
+    payloads.push_back(nlohmann::json::parse(ReportToMqttJson(report)));
+    return true;
+  }
+  bool connected = false;
+  std::vector<nlohmann::json> payloads;
+};
+
+TEST_F(OtaEngineTest, MqttHookGetsEveryReportInOrderOnceConnected) {
+  FakeMqtt mqtt;
+  device_.mqtt = &mqtt;
+  SetUpV2OfferV3();
+  ASSERT_TRUE(!device_.RunToTerminal(300));  // the MQTT link is down: the reports wait
+  EXPECT_EQ(device_.running()->version(), 3);
+  EXPECT_EQ(server_.statuses().size(), 8u);  // HTTP took them all
+  EXPECT_EQ(device_.engine().reports().pending().size(), 8u);
+  mqtt.connected = true;
+  for (int i = 0; i < 10; ++i) device_.Step();
+  EXPECT_TRUE(device_.engine().reports().pending().empty());
+  ASSERT_EQ(mqtt.payloads.size(), 8u);
+  for (std::size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(mqtt.payloads[i].at("state"), server_.statuses()[i].at("status"));
+    EXPECT_EQ(mqtt.payloads[i].at("seq"), server_.statuses()[i].at("seq"));
+    EXPECT_EQ(mqtt.payloads[i].at("target_version"), 3);
+    EXPECT_TRUE(mqtt.payloads[i].at("error").is_string());
+  }
+  EXPECT_EQ(mqtt.payloads.back().at("model_version"), 3);
 }
 
 TEST_F(OtaEngineTest, DroppedConnectionsResumeAndRefetchAtMostOneChunkEach) {

@@ -69,7 +69,7 @@ class Device {
       : fs_(fs), server_(server), clock_(clock), config_(std::move(config)) {}
 
   void Boot() {
-    auto engine = OtaEngine::Open(config_, {fs_, server_, clock_, nullptr});
+    auto engine = OtaEngine::Open(config_, {fs_, server_, clock_, mqtt});
     ASSERT_TRUE(engine.ok()) << engine.error().ToString();
     engine_ = std::move(engine).value();
     running_ = engine_->StartupModel();
@@ -125,6 +125,7 @@ class Device {
   int prefeed_baseline = 0;                 // inferences recorded at each boot
   std::int64_t max_sleep_ms = 10'000;
   bool refuse_activation = false;
+  OtaTelemetry* mqtt = nullptr;
   int activations = 0;
 
  private:
