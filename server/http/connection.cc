@@ -93,7 +93,7 @@ class Connection final : public ConnectionBase {
   }
 
   void Start() override {
-    deadline_ = Clock::now() + shared_.options.header_timeout;
+    deadline_ = worker_.Now() + shared_.options.header_timeout;
     if constexpr (kTls) {
       state_ = State::kHandshake;
       stream_.async_handshake(asio::ssl::stream_base::server, [this](error_code ec) {
@@ -170,11 +170,11 @@ class Connection final : public ConnectionBase {
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->eager(true);
     continue_sent_ = false;
-    if (after_response) deadline_ = Clock::now() + shared_.options.idle_timeout;
+    if (after_response) deadline_ = worker_.Now() + shared_.options.idle_timeout;
     if (buffer_.size() > 0) {
       // Pipelined bytes already here: the header clock starts now.
       state_ = State::kReading;
-      deadline_ = Clock::now() + shared_.options.header_timeout;
+      deadline_ = worker_.Now() + shared_.options.header_timeout;
       Parse();
     } else {
       state_ = State::kIdle;
@@ -184,8 +184,9 @@ class Connection final : public ConnectionBase {
   }
 
   void Read() {
-    const std::size_t room = kReadChunk;
-    stream_.async_read_some(buffer_.prepare(room), [this](error_code ec, std::size_t n) { OnRead(ec, n); });
+    // Asio's reactor skips the speculative read when the last one drained
+    // the socket, so a keep-alive wait costs no failed recv.
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [this](error_code ec, std::size_t n) { OnRead(ec, n); });
   }
 
   void OnRead(error_code ec, std::size_t n) {
@@ -201,7 +202,7 @@ class Connection final : public ConnectionBase {
     }
     if (state_ == State::kIdle) {
       state_ = State::kReading;
-      deadline_ = Clock::now() + shared_.options.header_timeout;
+      deadline_ = worker_.Now() + shared_.options.header_timeout;
     }
     Parse();
   }
@@ -221,7 +222,7 @@ class Connection final : public ConnectionBase {
     if (ec) return ParseError(ec);
     if (parser_->is_done()) return Handle();
     if (parser_->is_header_done() && !header_was_done) {
-      deadline_ = Clock::now() + shared_.options.body_timeout;
+      deadline_ = worker_.Now() + shared_.options.body_timeout;
       if (store_.expect_continue && !continue_sent_) {
         continue_sent_ = true;
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -260,14 +261,14 @@ class Connection final : public ConnectionBase {
       const Routes::Match m = shared_.routes.Find(store_.method, request_.path);
       if (m.route >= 0) route_ = static_cast<std::size_t>(m.route) + 1;
     }
-    started_ = Clock::now();
+    started_ = worker_.Tick();
     is_head_ = false;
     response_ = Response::Error(status, code, message);
     WriteResponse();
   }
 
   void Handle() {
-    started_ = Clock::now();
+    started_ = worker_.Tick();
     state_ = State::kWriting;
     deadline_ = started_ + shared_.options.write_timeout;
     ++requests_;
@@ -340,7 +341,7 @@ class Connection final : public ConnectionBase {
 
   void WriteResponse() {
     state_ = State::kWriting;
-    deadline_ = Clock::now() + shared_.options.write_timeout;
+    deadline_ = worker_.Now() + shared_.options.write_timeout;
     const bool no_body = is_head_ || response_.status == 204 || response_.status == 304;
     if (response_.file) {
       if (!OpenFile()) {
@@ -409,7 +410,7 @@ class Connection final : public ConnectionBase {
         file_offset_ += static_cast<std::uint64_t>(n);
         file_remaining_ -= static_cast<std::uint64_t>(n);
         shared_.bytes_out->Inc(static_cast<std::uint64_t>(n));
-        deadline_ = Clock::now() + shared_.options.write_timeout;
+        deadline_ = worker_.Now() + shared_.options.write_timeout;
         if (file_remaining_ == 0) return SendFile();
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         CloseFile();
@@ -430,14 +431,14 @@ class Connection final : public ConnectionBase {
                           file_offset_ += written;
                           file_remaining_ -= written;
                           shared_.bytes_out->Inc(written);
-                          deadline_ = Clock::now() + shared_.options.write_timeout;
+                          deadline_ = worker_.Now() + shared_.options.write_timeout;
                           SendFile();
                         });
     }
   }
 
   void ResponseDone() {
-    const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    const double seconds = std::chrono::duration<double>(worker_.Tick() - started_).count();
     shared_.duration[route_]->Observe(seconds);
     worker_.RequestCounter(route_, request_.method, response_.status).Inc();
     response_.body.clear();
@@ -452,7 +453,7 @@ class Connection final : public ConnectionBase {
   // to a reset; bounded by kLinger.
   void Linger() {
     state_ = State::kDraining;
-    deadline_ = Clock::now() + std::min<Clock::duration>(kLinger, shared_.options.header_timeout);
+    deadline_ = worker_.Now() + std::min<Clock::duration>(kLinger, shared_.options.header_timeout);
     error_code ec;
     Socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec || killed_) return Finish();

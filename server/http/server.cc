@@ -67,7 +67,7 @@ void Worker::RunSweep() {
   sweep.expires_after(shared.sweep_interval);
   sweep.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = Tick();
     // Sweep may end a connection (it then unlinks itself later, from its
     // own completion handler), so walk with the next pointer taken first.
     for (ConnectionBase* c = head; c != nullptr;) {
