@@ -3,7 +3,10 @@
 // connection.cc.
 #include "server/http/server.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
+
+#include <csignal>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
@@ -243,7 +246,16 @@ common::Expected<void> HttpServer::Start() {
   for (auto& w : im.workers) {
     internal::Worker* wp = w.get();
     wp->StartAccepting();
-    wp->thread = std::thread([wp] { wp->ioc.run(); });
+    wp->thread = std::thread([wp] {
+      // sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-download would
+      // raise SIGPIPE. Blocked on the workers only, it stays pending and
+      // harmless; the process's disposition is left to the program.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      wp->ioc.run();
+    });
   }
   im.running = true;
   return common::Ok();

@@ -113,6 +113,22 @@ TEST_F(HttpServerTest, SendsWholeFilesAndRanges) {
   EXPECT_TRUE(range->body == file_bytes_.substr(1000, 70'000));
 }
 
+// Regression: sendfile(2) to a peer that has gone raised SIGPIPE, which
+// killed the whole server under load.
+TEST_F(HttpServerTest, SurvivesClientsLeavingMidDownload) {
+  StartServer();
+  for (int i = 0; i < 20; ++i) {
+    RawClient c(port());
+    ASSERT_TRUE(c.Send(Get("/file")));
+    if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  RawClient c(port());
+  ASSERT_TRUE(c.Send(Get("/file")));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->body == file_bytes_);
+}
+
 TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
   StartServer();
   RawClient c(port());
