@@ -317,9 +317,8 @@ std::int64_t OtaEngine::StepVerify(std::int64_t now) {
   if (!bytes.ok()) {
     if (bytes.error().code() == ErrorCode::kNotFound && record_.kind == UpdateKind::kModel) {
       // Lost (an unsynced directory at a crash): download again, the record still names the offer.
-      record_.state = State::kDownloading;
       record_.downloaded = 0;
-      (void)Persist();
+      (void)Fire(Event::kPartLost);
       return now;
     }
     Fail("reading the downloaded artifact: " + bytes.error().message(), false);

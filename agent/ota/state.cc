@@ -32,6 +32,7 @@ constexpr Transition kTable[] = {
     {State::kVerifying, Event::kVerified, State::kValidating},
     {State::kVerifying, Event::kFail, State::kFailed},
     {State::kVerifying, Event::kCrashed, State::kVerifying},
+    {State::kVerifying, Event::kPartLost, State::kDownloading},
 
     {State::kValidating, Event::kValidated, State::kApplying},
     {State::kValidating, Event::kFail, State::kFailed},
@@ -62,7 +63,7 @@ constexpr std::array<const char*, kStateCount> kStateNames = {
 constexpr std::array<const char*, kEventCount> kEventNames = {
     "check_due", "no_update", "check_failed", "model_offered", "thresholds_offered", "downloaded",
     "verified",  "validated", "applied",      "activated",     "healthy",            "unhealthy",
-    "crashed",   "fail",      "restored",     "loop_limit"};
+    "crashed",   "fail",      "restored",     "loop_limit",    "part_lost"};
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 //   checking ─model_offered─> downloading ─downloaded─> verifying
 //   checking ─thresholds_offered─> verifying
 //   checking ─fail─> failed   (an offer refused: manifest signature, constraints)
+//   verifying ─part_lost─> downloading
 //   verifying ─verified─> validating ─validated─> applying ─applied─> activating
 //   activating ─activated─> health_check ─healthy─> committed
 //   health_check ─unhealthy/crashed─> rolling_back ─restored─> rolled_back
@@ -61,8 +62,9 @@ enum class Event : std::uint8_t {
   kFail,       // the state's step failed for good (retries or deadline exhausted, bad input)
   kRestored,   // the previous model is back on disk and active
   kLoopLimit,  // too many transitions or restarts in one attempt
+  kPartLost,   // the downloaded file vanished before verification (its name was not yet durable)
 };
-inline constexpr int kEventCount = 16;
+inline constexpr int kEventCount = 17;
 
 const char* ToString(State state);
 const char* ToString(Event event);

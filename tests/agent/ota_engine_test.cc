@@ -101,8 +101,6 @@ TEST_F(OtaEngineTest, ChecksEveryFiveMinutesWithJitter) {
   std::int64_t last_check = -1;
   for (int i = 0; i < 400 && gaps.size() < 10; ++i) {
     const std::int64_t before = clock_.now_ms;
-    const std::uint32_t before_checks = static_cast<std::uint32_t>(server_.statuses().size());
-    (void)before_checks;
     const std::int64_t due = device_.engine().Tick();
     if (due > before + 60'000) {  // a check happened and the next is scheduled
       if (last_check >= 0 && before != last_check) gaps.push_back(due - before);
