@@ -65,14 +65,18 @@ std::shared_ptr<const Model> OtaEngine::StartupModel() {
   const std::int64_t now = clock_.NowMs();
   const State state = record_.state;
   if (state == State::kIdle || IsTerminal(state)) {
-    // No attempt in progress: a partial download is a leftover.
-    (void)fs_.Remove(File(kPartFile));
-    (void)fs_.SyncDir(config_.model_dir);
+    // No attempt in progress: a partial download is a leftover, unless kept for a resume.
+    if (record_.resume_sha256.empty()) {
+      (void)fs_.Remove(File(kPartFile));
+      (void)fs_.SyncDir(config_.model_dir);
+    }
     SetActive(LoadFromDisk());
     return active_model();
   }
   const bool crashed = !record_.clean_shutdown;
   record_.clean_shutdown = false;
+  // Time powered off does not count against the state's deadline: a reboot gives it a new one.
+  record_.state_deadline_ms = DeadlineFor(state, now);
   if (crashed) ++record_.restarts;
   if (record_.restarts > config_.max_restarts) {
     // The attempt keeps dying: end it. After the swap, put the previous model back first.
@@ -114,6 +118,15 @@ std::int64_t OtaEngine::NextCheckTime(std::int64_t now) {
   return now + static_cast<std::int64_t>(static_cast<double>(config_.check_interval_ms) * (1.0 + jitter(rng_)));
 }
 
+std::int64_t OtaEngine::DeadlineFor(State state, std::int64_t now) const {
+  switch (state) {
+    case State::kDownloading: return now + config_.download_deadline_ms;
+    case State::kHealthCheck:
+      return now + config_.health.period_ms + config_.health.grace_ms + config_.step_deadline_ms;
+    default: return now + config_.step_deadline_ms;
+  }
+}
+
 std::int64_t OtaEngine::Backoff(std::uint32_t retries) const {
   std::int64_t delay = config_.retry_initial_ms;
   for (std::uint32_t i = 1; i < retries && delay < config_.retry_max_ms; ++i) delay *= 2;
@@ -151,13 +164,7 @@ Expected<void> OtaEngine::Fire(Event event, const std::string& error) {
   record_.state_entered_ms = now;
   record_.retries = 0;
   record_.next_try_ms = now;
-  switch (*to) {
-    case State::kDownloading: record_.state_deadline_ms = now + config_.download_deadline_ms; break;
-    case State::kHealthCheck:
-      record_.state_deadline_ms = now + config_.health.period_ms + config_.health.grace_ms + config_.step_deadline_ms;
-      break;
-    default: record_.state_deadline_ms = now + config_.step_deadline_ms; break;
-  }
+  record_.state_deadline_ms = DeadlineFor(*to, now);
   in_health_check_ = *to == State::kHealthCheck;
   std::string reason = error;
   if (event == Event::kLoopLimit && reason.empty()) {
@@ -166,9 +173,19 @@ Expected<void> OtaEngine::Fire(Event event, const std::string& error) {
   if (IsTerminal(*to)) {
     record_.last_error = *to == State::kCommitted ? std::string() : reason;
     record_.next_check_ms = NextCheckTime(now);
-    // Nothing half-written stays behind an ended attempt.
-    (void)fs_.Remove(File(kPartFile));
-    (void)fs_.SyncDir(config_.model_dir);
+    if (keep_part_) {
+      // The network gave up, not the artifact: the next offer of it resumes.
+      record_.resume_sha256 = record_.target_sha256;
+      record_.resume_offset = record_.downloaded;
+      record_.resume_etag = record_.etag;
+    } else {
+      // Nothing half-written stays behind an ended attempt.
+      record_.resume_sha256.clear();
+      record_.resume_offset = 0;
+      (void)fs_.Remove(File(kPartFile));
+      (void)fs_.SyncDir(config_.model_dir);
+    }
+    keep_part_ = false;
     baseline_.Reset();
   } else if (*to == State::kRollingBack) {
     record_.last_error = reason;
@@ -278,6 +295,14 @@ std::int64_t OtaEngine::Tick() {
   const std::int64_t now = clock_.NowMs();
   DeliverReports(now);
   std::int64_t due = now;
+  const State state = record_.state;
+  if (state != State::kIdle && state != State::kChecking && state != State::kRollingBack && !IsTerminal(state) &&
+      now > record_.state_deadline_ms) {
+    // Every state has a deadline; the rollback has none because it always completes.
+    if (state == State::kDownloading) keep_part_ = true;
+    Fail(std::string("no progress in ") + ToString(state) + " before its deadline", state == State::kHealthCheck);
+    return now;
+  }
   switch (record_.state) {
     case State::kIdle:
     case State::kCommitted:

@@ -145,6 +145,7 @@ class OtaEngine {
   void SetActive(std::shared_ptr<const Model> model);
   std::int64_t NextCheckTime(std::int64_t now);
   std::int64_t Backoff(std::uint32_t retries) const;
+  std::int64_t DeadlineFor(State state, std::int64_t now) const;
   void Refuse(const std::string& key);
   bool IsRefused(const std::string& key) const;
   std::shared_ptr<const Model> LoadFromDisk();
@@ -173,6 +174,7 @@ class OtaEngine {
   ActivateFn activate_;
   Record record_;
   bool started_ = false;
+  bool keep_part_ = false;  // the attempt ending now leaves download.part for a later resume
   std::int64_t next_report_try_ms_ = 0;
   std::mt19937_64 rng_;
   HealthMonitor health_;    // the new model, during health_check

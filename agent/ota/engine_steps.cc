@@ -161,7 +161,17 @@ std::int64_t OtaEngine::StepCheck(std::int64_t now) {
     Fail(refusal, true);
     return record_.next_check_ms;
   }
-  (void)fs_.Remove(File(kPartFile));
+  // The same artifact as a download the network interrupted: resume it.
+  const auto part_size = fs_.FileSize(File(kPartFile));
+  if (!record_.resume_sha256.empty() && record_.resume_sha256 == manifest.sha256 && part_size.ok() &&
+      part_size.value() >= record_.resume_offset) {
+    record_.downloaded = record_.resume_offset;
+    record_.etag = record_.resume_etag;
+  } else {
+    (void)fs_.Remove(File(kPartFile));
+  }
+  record_.resume_sha256.clear();
+  record_.resume_offset = 0;
   (void)Fire(Event::kModelOffered);
   return now;
 }
@@ -235,6 +245,8 @@ bool OtaEngine::OfferThresholds(std::int64_t now) {
     (void)Fire(Event::kFail, refusal);
     return true;
   }
+  record_.resume_sha256.clear();  // the staged thresholds take download.part's place
+  record_.resume_offset = 0;
   // The new artifact is staged where a download would leave it, then the record moves on.
   if (!fs_.WriteAt(File(kPartFile), 0, patched.value(), true).ok() || !fs_.SyncDir(config_.model_dir).ok()) {
     (void)Fire(Event::kFail, "staging the thresholds failed");
@@ -248,10 +260,6 @@ bool OtaEngine::OfferThresholds(std::int64_t now) {
 
 std::int64_t OtaEngine::StepDownload(std::int64_t now) {
   if (now < record_.next_try_ms) return record_.next_try_ms;
-  if (now > record_.state_deadline_ms) {
-    Fail("the download did not finish within its deadline", false);
-    return now;
-  }
   const std::filesystem::path part = File(kPartFile);
   if (record_.downloaded == 0 && record_.retries == 0) {
     const auto free = fs_.FreeBytes(config_.model_dir);
@@ -288,6 +296,7 @@ std::int64_t OtaEngine::StepDownload(std::int64_t now) {
         [[fallthrough]];
       default:
         if (!RetryLater(now, e, config_.download_retries)) {
+          keep_part_ = true;
           Fail("download failed after " + std::to_string(config_.download_retries) + " retries: " + e.message(), false);
           return now;
         }

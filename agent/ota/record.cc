@@ -46,6 +46,9 @@ std::string SerializeRecord(const Record& r) {
       {"thresholds", r.thresholds_json},
       {"thresholds_signature", r.thresholds_signature},
       {"downloaded", r.downloaded},
+      {"resume_sha256", r.resume_sha256},
+      {"resume_offset", r.resume_offset},
+      {"resume_etag", r.resume_etag},
       {"previous", IdentityToJson(r.previous)},
       {"state_entered_ms", r.state_entered_ms},
       {"state_deadline_ms", r.state_deadline_ms},
@@ -89,6 +92,9 @@ common::Expected<Record> ParseRecord(std::string_view text) {
     r.thresholds_json = j.at("thresholds").get<std::string>();
     r.thresholds_signature = j.at("thresholds_signature").get<std::string>();
     r.downloaded = j.at("downloaded").get<std::uint64_t>();
+    r.resume_sha256 = j.at("resume_sha256").get<std::string>();
+    r.resume_offset = j.at("resume_offset").get<std::uint64_t>();
+    r.resume_etag = j.at("resume_etag").get<std::string>();
     const json& prev = j.at("previous");
     r.previous.source = SourceFromString(prev.at("source").get<std::string>());
     r.previous.version = prev.at("version").get<std::int64_t>();

@@ -59,6 +59,12 @@ struct Record {
 
   std::uint64_t downloaded = 0;     // bytes of download.part that are fsynced and counted
 
+  // A download that ended `failed` on the network (retries or deadline) keeps
+  // download.part: the next offer of the same artifact resumes from here.
+  std::string resume_sha256;
+  std::uint64_t resume_offset = 0;
+  std::string resume_etag;
+
   ModelIdentity previous;           // what ran when the offer was accepted: the rollback target
 
   // Bookkeeping that bounds every attempt.

@@ -373,6 +373,41 @@ TEST_F(OtaEngineTest, DownloadThatNeverSucceedsEndsFailedAfterItsRetryBudget) {
   EXPECT_EQ(server_.download_requests(), TestConfig(key_).download_retries + 1);
 }
 
+TEST_F(OtaEngineTest, NextOfferResumesADownloadTheNetworkGaveUpOn) {
+  SetUpV2OfferV3();
+  while (device_.engine().record().downloaded < 6 * 1024) device_.Step();
+  server_.downloads_fail = true;
+  ASSERT_TRUE(device_.RunToTerminal(5000));
+  ASSERT_EQ(device_.engine().state(), State::kFailed);
+  const std::uint64_t kept = device_.engine().record().resume_offset;
+  EXPECT_GE(kept, 6u * 1024);
+  EXPECT_TRUE(fs_.Exists(kDir / kPartFile));
+  // A reboot in between changes nothing.
+  device_.Crash();
+  device_.Boot();
+  server_.downloads_fail = false;
+  const std::uint64_t sent_before = server_.download_bytes_sent();
+  const std::uint64_t attempt = device_.engine().record().attempt;
+  for (int i = 0; i < 200 && device_.engine().record().attempt == attempt; ++i) device_.Step();  // the next check
+  ASSERT_TRUE(device_.RunToTerminal(5000));
+  EXPECT_EQ(device_.engine().state(), State::kCommitted);
+  EXPECT_EQ(server_.download_bytes_sent() - sent_before, v3_.size() - kept);  // not from zero
+  EXPECT_EQ(device_.running()->version(), 3);
+}
+
+TEST_F(OtaEngineTest, APowerOffLongerThanTheDeadlineDoesNotFailTheDownload) {
+  SetUpV2OfferV3();
+  while (device_.engine().record().downloaded < 4 * 1024) device_.Step();
+  device_.CleanRestart();
+  clock_.now_ms += 3 * 3600 * 1000;  // three hours off
+  device_.Crash();
+  device_.Boot();
+  const std::uint64_t sent_before = server_.download_bytes_sent();
+  ASSERT_TRUE(device_.RunToTerminal());
+  EXPECT_EQ(device_.engine().state(), State::kCommitted);
+  EXPECT_LE(server_.download_bytes_sent() - sent_before, v3_.size() - 4 * 1024);
+}
+
 TEST_F(OtaEngineTest, ThresholdOnlyUpdateGoesThroughTheSamePath) {
   fs_.PutDurable(kDir / kCurrentFile, v2_);
   device_.Boot();
