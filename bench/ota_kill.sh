@@ -1,0 +1,7 @@
+#!/bin/sh
+# 200 real kill -9 of edgefleet-ota-drive at random moments of an update
+# (tests/agent/ota_kill_test.cc); prints how many devices were bricked and
+# in which states the kills landed. Run from the repository root after
+# `cmake --build build --target ota_kill_test`.
+set -eu
+EDGEFLEET_OTA_KILLS="${1:-200}" exec build/tests/ota_kill_test --gtest_filter='OtaKill.*'
