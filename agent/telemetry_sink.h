@@ -1,0 +1,67 @@
+// TelemetrySink: the agent's MQTT telemetry (SPEC section 5) as events.
+//
+// What it is for: Agent reports what it decides here; the MQTT adapter
+// (mqtt_telemetry.h) turns each event into a JSON message on
+// edge-ai/device/{id}/{inference,escalation,status}. The broker is not the
+// record of truth (the buffer is): a sink may drop messages when offline.
+//
+// Ownership: the caller owns the sink. Threads: the agent's loop thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace edgefleet::agent {
+
+struct InferenceEvent {
+  std::int64_t ts_ms = 0;
+  std::int64_t model_version = 0;
+  double mse = 0;
+  std::string decision;  // "normal", "anomaly", "ambiguous" (escalated)
+  double confidence = 0;
+  std::int64_t latency_us = 0;
+  std::uint64_t aggregated = 1;  // windows this message stands for (sampling)
+};
+
+struct EscalationEvent {
+  std::int64_t ts_ms = 0;
+  std::int64_t model_version = 0;
+  double edge_mse = 0;
+  std::string outcome;         // "cloud", "fallback_error", "fallback_backoff", "fallback_timeout"
+  std::string decision;        // final decision
+  double confidence = 0;
+  double cloud_mse = 0;        // when outcome == "cloud"
+  std::string error;           // when a fallback
+};
+
+struct BackoffState {
+  bool backing_off = false;
+  std::uint32_t failures = 0;
+  std::int64_t delay_ms = 0;
+  std::int64_t next_attempt_in_ms = 0;
+};
+
+struct StatusReport {
+  std::int64_t ts_ms = 0;
+  std::string state = "online";  // "online" or "offline"
+  std::int64_t model_version = 0;
+  std::int64_t uptime_s = 0;
+  std::int64_t buffer_depth = 0;
+  std::int64_t dropped_rows = 0;
+  BackoffState backoff;
+  std::uint64_t windows = 0;
+  std::uint64_t escalations = 0;
+  std::uint64_t fallbacks = 0;
+  std::uint64_t sync_bytes = 0;
+  std::string strategy;
+};
+
+class TelemetrySink {
+ public:
+  virtual ~TelemetrySink() = default;
+  virtual void Inference(const InferenceEvent& event) = 0;
+  virtual void Escalation(const EscalationEvent& event) = 0;
+  virtual void Status(const StatusReport& report) = 0;
+};
+
+}  // namespace edgefleet::agent
