@@ -155,27 +155,30 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
   }
   result.seq = seq.value();
 
-  InferenceEvent event{wall_ms, model_.model_version, row.mse,
-                       ambiguous ? "ambiguous" : row.decision, row.confidence, latency_us, 1};
-  PublishInference(event, inf.decision.zone == core::Zone::kAnomaly);
-
+  if (ambiguous && result.escalated) {
+    Escalate(result.seq, window, inf, latency_us);
+    return result;
+  }
   if (ambiguous) {
-    if (result.escalated) {
-      Escalate(result.seq, window, inf);
-    } else {
-      ++stats_.fallbacks;
-      ++health_.fallbacks;
-      if (deps_.telemetry != nullptr) {
-        deps_.telemetry->Escalation(EscalationEvent{wall_ms, model_.model_version, row.mse, "fallback_backoff",
-                                                    row.decision, row.confidence, 0.0, "cloud backoff"});
-      }
+    ++stats_.fallbacks;
+    ++health_.fallbacks;
+  }
+  if (deps_.telemetry != nullptr) {
+    deps_.telemetry->Inference(InferenceEvent{wall_ms, model_.model_version, row.mse, row.decision,
+                                              core::ToString(inf.decision.zone), row.confidence, latency_us,
+                                              row.fallback});
+    if (ambiguous) {
+      deps_.telemetry->Escalation(EscalationEvent{wall_ms, model_.model_version, row.mse, "backoff", row.decision,
+                                                  row.confidence, 0.0, "the cloud is backed off"});
     }
   }
   return result;
 }
 
-void Agent::Escalate(std::int64_t seq, std::span<const float> window, const core::Inference& inference) {
+void Agent::Escalate(std::int64_t seq, std::span<const float> window, const core::Inference& inference,
+                     std::int64_t latency_us) {
   Pending pending;
+  pending.latency_us = latency_us;
   pending.deadline_ms = deps_.clock->SteadyMs() + config_.escalation_timeout_ms;
   pending.epoch = backoff_epoch_;
   pending.fallback = inference.decision.label;
@@ -218,8 +221,11 @@ void Agent::OnClassified(std::int64_t seq, Expected<ClassifyAnswer> answer) {
         ++stats_.store_errors;
       }
       if (deps_.telemetry != nullptr) {
-        deps_.telemetry->Escalation(EscalationEvent{deps_.clock->WallMs(), model_.model_version, pending.edge_mse,
-                                                    "cloud", a.classification, confidence, a.mse, ""});
+        const std::int64_t wall = deps_.clock->WallMs();
+        deps_.telemetry->Inference(InferenceEvent{wall, model_.model_version, pending.edge_mse, a.classification,
+                                                  "ambiguous", confidence, pending.latency_us, false});
+        deps_.telemetry->Escalation(EscalationEvent{wall, model_.model_version, pending.edge_mse, "cloud",
+                                                    a.classification, confidence, a.mse, ""});
       }
       if (last_backing_off_) next_status_ms_ = now_ms;  // status on change
       return;
@@ -231,8 +237,10 @@ void Agent::OnClassified(std::int64_t seq, Expected<ClassifyAnswer> answer) {
     backoff_.OnFailure(now_ms);
     ++backoff_epoch_;
   }
-  Resolve(seq, pending, error.code() == ErrorCode::kDeadlineExceeded ? "fallback_timeout" : "fallback_error",
-          error.ToString());
+  const char* reason = error.code() == ErrorCode::kDeadlineExceeded ? "timeout"
+                       : error.code() == ErrorCode::kUnavailable    ? "unreachable"
+                                                                    : "error";
+  Resolve(seq, pending, reason, error.ToString());
 }
 
 void Agent::Resolve(std::int64_t seq, const Pending& pending, const char* outcome, const std::string& error) {
@@ -243,21 +251,13 @@ void Agent::Resolve(std::int64_t seq, const Pending& pending, const char* outcom
     ++stats_.store_errors;
   }
   if (deps_.telemetry != nullptr) {
-    deps_.telemetry->Escalation(EscalationEvent{deps_.clock->WallMs(), model_.model_version, pending.edge_mse,
-                                                outcome, label, pending.edge_confidence, 0.0, error});
+    const std::int64_t wall = deps_.clock->WallMs();
+    deps_.telemetry->Inference(InferenceEvent{wall, model_.model_version, pending.edge_mse, label, "ambiguous",
+                                              pending.edge_confidence, pending.latency_us, true});
+    deps_.telemetry->Escalation(EscalationEvent{wall, model_.model_version, pending.edge_mse, outcome, label,
+                                                pending.edge_confidence, 0.0, error});
   }
   if (backoff_.backing_off() != last_backing_off_) next_status_ms_ = deps_.clock->SteadyMs();
-}
-
-void Agent::PublishInference(const InferenceEvent& event, bool critical) {
-  if (deps_.telemetry == nullptr) return;
-  ++unpublished_;
-  const std::uint32_t every = std::max<std::uint32_t>(1, config_.inference_publish_every);
-  if (!critical && unpublished_ < every) return;
-  InferenceEvent out = event;
-  out.aggregated = unpublished_;
-  unpublished_ = 0;
-  deps_.telemetry->Inference(out);
 }
 
 BackoffState Agent::CurrentBackoff() const {
@@ -287,37 +287,42 @@ void Agent::PublishStatus(const char* state) {
   report.fallbacks = stats_.fallbacks;
   report.sync_bytes = stats_.sync_bytes;
   report.strategy = config_.strategy;
+  report.health_json = HealthJson();
   deps_.telemetry->Status(report);
+}
+
+std::string Agent::HealthJson() const {
+  const double n = static_cast<double>(std::max<std::uint64_t>(1, health_.windows));
+  nlohmann::json stats = {
+      {"windows", health_.windows},
+      {"normal", health_.normal},
+      {"ambiguous", health_.ambiguous},
+      {"anomaly", health_.anomaly},
+      {"escalations", health_.escalations},
+      {"cloud_answers", health_.cloud_answers},
+      {"fallbacks", health_.fallbacks},
+      {"cloud_agreement", health_.cloud_answers == 0
+                              ? 0.0
+                              : static_cast<double>(health_.agreements) / static_cast<double>(health_.cloud_answers)},
+      {"anomaly_rate", static_cast<double>(health_.anomaly) / n},
+      {"escalation_rate", static_cast<double>(health_.ambiguous) / n},
+      {"mean_score", health_.score_sum / n},
+      {"latency_mean_us", static_cast<double>(health_.latency_sum_us) / n},
+      {"latency_max_us", health_.latency_max_us},
+      {"store_errors", stats_.store_errors},
+      {"dropped_rows", deps_.store->dropped_rows()},
+  };
+  return stats.dump();
 }
 
 void Agent::WriteHealth() {
   const std::int64_t now_wall = deps_.clock->WallMs();
   if (health_.windows > 0) {
-    const double n = static_cast<double>(health_.windows);
-    nlohmann::json stats = {
-        {"windows", health_.windows},
-        {"normal", health_.normal},
-        {"ambiguous", health_.ambiguous},
-        {"anomaly", health_.anomaly},
-        {"escalations", health_.escalations},
-        {"cloud_answers", health_.cloud_answers},
-        {"fallbacks", health_.fallbacks},
-        {"cloud_agreement", health_.cloud_answers == 0
-                                ? 0.0
-                                : static_cast<double>(health_.agreements) / static_cast<double>(health_.cloud_answers)},
-        {"anomaly_rate", static_cast<double>(health_.anomaly) / n},
-        {"escalation_rate", static_cast<double>(health_.ambiguous) / n},
-        {"mean_score", health_.score_sum / n},
-        {"latency_mean_us", static_cast<double>(health_.latency_sum_us) / n},
-        {"latency_max_us", health_.latency_max_us},
-        {"store_errors", stats_.store_errors},
-        {"dropped_rows", deps_.store->dropped_rows()},
-    };
     sync::HealthRow row;
     row.model_version = model_.model_version;
     row.period_start_ms = health_.start_ms;
     row.period_end_ms = std::max(now_wall, health_.start_ms);
-    row.stats_json = stats.dump();
+    row.stats_json = HealthJson();
     if (auto appended = deps_.store->AppendHealth(std::move(row)); !appended.ok()) ++stats_.store_errors;
   }
   health_ = Health{};
@@ -339,7 +344,7 @@ void Agent::Poll() {
       backoff_.OnFailure(now_ms);
       ++backoff_epoch_;
     }
-    Resolve(seq, pending, "fallback_timeout", "deadline_exceeded: no answer within the escalation timeout");
+    Resolve(seq, pending, "timeout", "deadline_exceeded: no answer within the escalation timeout");
   }
   if (now_ms >= next_health_ms_) {
     WriteHealth();
@@ -422,7 +427,7 @@ void Agent::Shutdown() {
     const std::int64_t seq = it->first;
     const Pending pending = it->second;
     pending_.erase(it);
-    Resolve(seq, pending, "fallback_timeout", "aborted: the agent stopped before the cloud answered");
+    Resolve(seq, pending, "timeout", "aborted: the agent stopped before the cloud answered");
   }
   WriteHealth();
   PublishStatus("offline");

@@ -51,7 +51,6 @@ struct AgentConfig {
   std::size_t sync_budget_bytes = 256 * 1024;   // per batch
   std::int64_t status_interval_ms = 60'000;
   std::int64_t health_interval_ms = 300'000;
-  std::uint32_t inference_publish_every = 1;    // 1 = every window; anomalies always
   std::string strategy = "adaptive";            // reported in status
 };
 
@@ -138,6 +137,7 @@ class Agent {
     core::Label fallback = core::Label::kNormal;
     double edge_confidence = 0;
     double edge_mse = 0;
+    std::int64_t latency_us = 0;
   };
   struct Health {
     std::int64_t start_ms = 0;  // wall
@@ -148,10 +148,11 @@ class Agent {
   };
 
   Agent(AgentConfig config, AgentDeps deps);
-  void Escalate(std::int64_t seq, std::span<const float> window, const core::Inference& inference);
+  void Escalate(std::int64_t seq, std::span<const float> window, const core::Inference& inference,
+                std::int64_t latency_us);
   void OnClassified(std::int64_t seq, common::Expected<ClassifyAnswer> answer);
   void Resolve(std::int64_t seq, const Pending& pending, const char* outcome, const std::string& error);
-  void PublishInference(const InferenceEvent& event, bool critical);
+  std::string HealthJson() const;
   void PublishStatus(const char* state);
   void WriteHealth();
   void MaybeSync(std::int64_t now_ms);
@@ -177,7 +178,6 @@ class Agent {
   bool sync_in_flight_ = false;
   bool drain_ = false;  // a sync succeeded with rows: send the next batch at once
   bool last_backing_off_ = false;
-  std::uint64_t unpublished_ = 0;  // windows since the last inference message
   std::shared_ptr<bool> alive_;    // callbacks check it: the agent may be gone
 };
 

@@ -13,21 +13,25 @@
 
 namespace edgefleet::agent {
 
+// One decision, final: a clear-zone window at once, an escalated one when
+// the cloud answered or the fallback was taken. Sampling and aggregation are
+// the sink's business (the MQTT adapter applies the configured policy).
 struct InferenceEvent {
   std::int64_t ts_ms = 0;
   std::int64_t model_version = 0;
   double mse = 0;
-  std::string decision;  // "normal", "anomaly", "ambiguous" (escalated)
+  std::string decision;  // "normal" or "anomaly"
+  std::string zone;      // "normal", "ambiguous" or "anomaly"
   double confidence = 0;
   std::int64_t latency_us = 0;
-  std::uint64_t aggregated = 1;  // windows this message stands for (sampling)
+  bool fallback = false;
 };
 
 struct EscalationEvent {
   std::int64_t ts_ms = 0;
   std::int64_t model_version = 0;
   double edge_mse = 0;
-  std::string outcome;         // "cloud", "fallback_error", "fallback_backoff", "fallback_timeout"
+  std::string outcome;         // "cloud", or the fallback's reason: "timeout", "unreachable", "backoff", "error"
   std::string decision;        // final decision
   double confidence = 0;
   double cloud_mse = 0;        // when outcome == "cloud"
@@ -54,6 +58,7 @@ struct StatusReport {
   std::uint64_t fallbacks = 0;
   std::uint64_t sync_bytes = 0;
   std::string strategy;
+  std::string health_json = "{}";  // the current health period so far
 };
 
 class TelemetrySink {

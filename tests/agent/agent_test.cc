@@ -142,7 +142,10 @@ TEST_F(AgentTest, UnansweredEscalationFallsBackAtTheDeadline) {
   EXPECT_TRUE(row.has_hard);
   EXPECT_TRUE(agent->backoff().backing_off());
   EXPECT_EQ(agent->backoff().delay_ms(), kMinute);
-  EXPECT_EQ(telemetry.escalations.back().outcome, "fallback_timeout");
+  EXPECT_EQ(telemetry.escalations.back().outcome, "timeout");
+  ASSERT_EQ(telemetry.inferences.size(), 1u);
+  EXPECT_TRUE(telemetry.inferences[0].fallback);
+  EXPECT_EQ(telemetry.inferences[0].zone, "ambiguous");
   // A late answer changes nothing.
   cloud.AnswerAll(ClassifyAnswer{"anomaly", 1, 0.9, 1.0, "c"});
   EXPECT_TRUE(store.rows[r.value().seq].inference.fallback);
@@ -276,11 +279,10 @@ TEST_F(AgentTest, ShutdownDecidesInFlightEscalationsAndPublishesOffline) {
   EXPECT_EQ(store.health.size(), 1u);
 }
 
-TEST_F(AgentTest, HealthIsWrittenPerPeriodAndInferenceTelemetryIsSampled) {
+TEST_F(AgentTest, HealthIsWrittenPerPeriodAndEveryDecisionIsReportedOnceFinal) {
   AgentConfig config;
   config.device_id = "dev-2";
   config.health_interval_ms = 10 * kMinute;
-  config.inference_publish_every = 10;
   AgentDeps deps{&clock, &store, &cloud, &server, &telemetry, {}};
   auto made = Agent::Create(config, deps, testing::GoldenModel());
   ASSERT_TRUE(made.ok());
@@ -295,11 +297,11 @@ TEST_F(AgentTest, HealthIsWrittenPerPeriodAndInferenceTelemetryIsSampled) {
     windows += stats.at("windows").get<std::uint64_t>();
   }
   EXPECT_EQ(windows, agent->stats().windows);
-  // Anomalies always go out; other windows one message per ten.
-  std::uint64_t represented = 0;
-  for (const auto& e : telemetry.inferences) represented += e.aggregated;
-  EXPECT_LE(agent->stats().windows - represented, 9u);
-  EXPECT_LT(telemetry.inferences.size(), agent->stats().windows / 3);
+  // One inference event per window, with its final decision; one escalation
+  // event per ambiguous window.
+  EXPECT_EQ(telemetry.inferences.size(), agent->stats().windows);
+  EXPECT_EQ(telemetry.escalations.size(), agent->stats().ambiguous);
+  for (const auto& e : telemetry.inferences) EXPECT_TRUE(e.decision == "normal" || e.decision == "anomaly");
 }
 
 TEST_F(AgentTest, StoreFailureRejectsTheWindowButTheAgentGoesOn) {
