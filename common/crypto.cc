@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -450,6 +451,34 @@ Expected<Ed25519PublicKey> ReadPublicKeyPem(const std::filesystem::path& path) {
   auto key = PublicKeyFromPem(pem);
   if (!key.ok()) return std::move(key).error().WithContext(path.string());
   return key;
+}
+
+// ---- PBKDF2 and randomness ----------------------------------------------------------
+
+Expected<std::vector<std::uint8_t>> Pbkdf2HmacSha512(std::string_view password,
+                                                      std::span<const std::uint8_t> salt,
+                                                      int iterations, std::size_t out_bytes) {
+  if (iterations < 1) return Error(ErrorCode::kInvalidArgument, "PBKDF2 needs at least one iteration");
+  if (out_bytes < 1 || out_bytes > 1024) return Error(ErrorCode::kInvalidArgument, "PBKDF2 output length out of range");
+  if (password.size() > INT_MAX || salt.size() > INT_MAX) {
+    return Error(ErrorCode::kInvalidArgument, "PBKDF2 input too long");
+  }
+  std::vector<std::uint8_t> out(out_bytes);
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
+                        static_cast<int>(salt.size()), iterations, EVP_sha512(),
+                        static_cast<int>(out.size()), out.data()) != 1) {
+    return OpenSslError(ErrorCode::kInternal, "PBKDF2-HMAC-SHA512 failed");
+  }
+  return out;
+}
+
+Expected<std::vector<std::uint8_t>> SecureRandomBytes(std::size_t count) {
+  if (count > 4096) return Error(ErrorCode::kInvalidArgument, "too many random bytes asked for");
+  std::vector<std::uint8_t> out(count);
+  if (count > 0 && RAND_bytes(out.data(), static_cast<int>(count)) != 1) {
+    return OpenSslError(ErrorCode::kInternal, "RAND_bytes failed");
+  }
+  return out;
 }
 
 }  // namespace edgefleet::common

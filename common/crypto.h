@@ -131,4 +131,16 @@ Expected<void> WritePublicKeyPem(const Ed25519PublicKey& key, const std::filesys
 Expected<Ed25519PrivateKey> ReadPrivateKeyPem(const std::filesystem::path& path);
 Expected<Ed25519PublicKey> ReadPublicKeyPem(const std::filesystem::path& path);
 
+// ---- PBKDF2 and randomness (broker password files, server/broker/) --------------
+
+// PBKDF2-HMAC-SHA512 (RFC 8018) of `password` with `salt`: `out_bytes` bytes
+// (1..1024). kInvalidArgument for iterations < 1 or a bad length. This is the
+// hash of Mosquitto 2.0's "$7$" password file entries.
+Expected<std::vector<std::uint8_t>> Pbkdf2HmacSha512(std::string_view password,
+                                                      std::span<const std::uint8_t> salt,
+                                                      int iterations, std::size_t out_bytes);
+
+// `count` (0..4096) bytes from OpenSSL's DRBG, for salts and secrets.
+Expected<std::vector<std::uint8_t>> SecureRandomBytes(std::size_t count);
+
 }  // namespace edgefleet::common
