@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.h"
 #include "core/artifact.h"
 #include "core/decision.h"
 
@@ -18,10 +17,30 @@ using common::Error;
 using common::ErrorCode;
 using common::Expected;
 
+// 64-bit FNV-1a of the window's float32 bytes, 16 lowercase hex digits: the
+// buffer's input_hash (agent/buffer.h), which the columnar sync encoding
+// sends as 8 raw bytes.
 std::string InputHash(std::span<const float> window) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(window.data());
-  auto hex = common::Sha256Hex(std::span<const std::uint8_t>(bytes, window.size_bytes()));
-  return hex.ok() ? std::move(hex).value() : std::string();
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < window.size_bytes(); ++i) {
+    h ^= bytes[i];
+    h *= 0x100000001b3ull;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kHex[h & 0xf];
+    h >>= 4;
+  }
+  return out;
+}
+
+double Percentile(std::vector<std::int64_t> values, double p) {
+  if (values.empty()) return 0;
+  const auto k = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return static_cast<double>(values[k]);
 }
 
 const char* LabelName(core::Label label) { return core::ToString(label); }
@@ -84,6 +103,7 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
   const auto inference = detector_.Run(window.data(), window.size());
   const std::int64_t latency_us = deps_.clock->SteadyUs() - t0;
   if (!inference.ok()) {
+    ++health_.errors;
     return Error(ErrorCode::kInvalidArgument, std::string("window rejected: ") + core::ToString(inference.status));
   }
   const core::Inference& inf = inference.value;
@@ -94,6 +114,7 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
   ++health_.windows;
   health_.latency_sum_us += latency_us;
   health_.latency_max_us = std::max(health_.latency_max_us, latency_us);
+  if (health_.latencies_us.size() < 100'000) health_.latencies_us.push_back(latency_us);
   health_.score_sum += static_cast<double>(inf.score);
 
   WindowResult result;
@@ -151,6 +172,7 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
   const auto seq = deps_.store->Append(row, keep_hard ? &hard : nullptr, provisional);
   if (!seq.ok()) {
     ++stats_.store_errors;
+    ++health_.errors;
     return Error(seq.error()).WithContext("storing the inference row");
   }
   result.seq = seq.value();
@@ -169,7 +191,7 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
                                               row.fallback});
     if (ambiguous) {
       deps_.telemetry->Escalation(EscalationEvent{wall_ms, model_.model_version, row.mse, "backoff", row.decision,
-                                                  row.confidence, 0.0, "the cloud is backed off"});
+                                                  row.confidence, 0.0, 0, "the cloud is backed off"});
     }
   }
   return result;
@@ -179,6 +201,7 @@ void Agent::Escalate(std::int64_t seq, std::span<const float> window, const core
                      std::int64_t latency_us) {
   Pending pending;
   pending.latency_us = latency_us;
+  pending.sent_ms = deps_.clock->SteadyMs();
   pending.deadline_ms = deps_.clock->SteadyMs() + config_.escalation_timeout_ms;
   pending.epoch = backoff_epoch_;
   pending.fallback = inference.decision.label;
@@ -225,7 +248,8 @@ void Agent::OnClassified(std::int64_t seq, Expected<ClassifyAnswer> answer) {
         deps_.telemetry->Inference(InferenceEvent{wall, model_.model_version, pending.edge_mse, a.classification,
                                                   "ambiguous", confidence, pending.latency_us, false});
         deps_.telemetry->Escalation(EscalationEvent{wall, model_.model_version, pending.edge_mse, "cloud",
-                                                    a.classification, confidence, a.mse, ""});
+                                                    a.classification, confidence, a.mse, now_ms - pending.sent_ms,
+                                                    ""});
       }
       if (last_backing_off_) next_status_ms_ = now_ms;  // status on change
       return;
@@ -255,7 +279,7 @@ void Agent::Resolve(std::int64_t seq, const Pending& pending, const char* outcom
     deps_.telemetry->Inference(InferenceEvent{wall, model_.model_version, pending.edge_mse, label, "ambiguous",
                                               pending.edge_confidence, pending.latency_us, true});
     deps_.telemetry->Escalation(EscalationEvent{wall, model_.model_version, pending.edge_mse, outcome, label,
-                                                pending.edge_confidence, 0.0, error});
+                                                pending.edge_confidence, 0.0, 0, error});
   }
   if (backoff_.backing_off() != last_backing_off_) next_status_ms_ = deps_.clock->SteadyMs();
 }
@@ -309,6 +333,11 @@ std::string Agent::HealthJson() const {
       {"mean_score", health_.score_sum / n},
       {"latency_mean_us", static_cast<double>(health_.latency_sum_us) / n},
       {"latency_max_us", health_.latency_max_us},
+      {"latency_p50_us", Percentile(health_.latencies_us, 0.50)},
+      {"latency_p95_us", Percentile(health_.latencies_us, 0.95)},
+      {"inferences", health_.windows},
+      {"errors", health_.errors},
+      {"fallback_rate", static_cast<double>(health_.fallbacks) / n},
       {"store_errors", stats_.store_errors},
       {"dropped_rows", deps_.store->dropped_rows()},
   };
@@ -351,6 +380,7 @@ void Agent::Poll() {
     next_health_ms_ = now_ms + config_.health_interval_ms;
   }
   MaybeSync(now_ms);
+  if (deps_.telemetry != nullptr) deps_.telemetry->Tick(deps_.clock->WallMs());
   if (now_ms >= next_status_ms_ || backoff_.backing_off() != last_backing_off_) {
     PublishStatus("online");
     next_status_ms_ = now_ms + config_.status_interval_ms;
@@ -393,12 +423,14 @@ void Agent::StartSync(std::int64_t now_ms) {
   }
   sync_in_flight_ = true;
   std::weak_ptr<bool> alive = alive_;
-  deps_.sync->Send(b, [this, alive](Expected<sync::IngestResult> ack) {
+  deps_.sync->Send(b, [this, alive, sent = b](Expected<sync::IngestResult> ack) {
     const auto token = alive.lock();
     if (!token || !*token) return;
     sync_in_flight_ = false;
     const std::int64_t now = deps_.clock->SteadyMs();
-    stats_.sync_bytes += deps_.sync->last_upload_bytes();
+    const std::uint64_t bytes = deps_.sync->last_upload_bytes();
+    stats_.sync_bytes += bytes;
+    if (bytes > 0) deps_.store->RecordBytesSent(config_.strategy, static_cast<std::int64_t>(bytes));
     if (!ack.ok()) {
       ++stats_.syncs_failed;
       drain_ = false;
@@ -406,7 +438,7 @@ void Agent::StartSync(std::int64_t now_ms) {
       return;
     }
     const sync::IngestResult& r = ack.value();
-    if (auto marked = deps_.store->MarkSynced(r); !marked.ok()) {
+    if (auto marked = deps_.store->MarkSynced(sent, r); !marked.ok()) {
       ++stats_.store_errors;
       drain_ = false;
       return;

@@ -138,12 +138,15 @@ class Agent {
     double edge_confidence = 0;
     double edge_mse = 0;
     std::int64_t latency_us = 0;
+    std::int64_t sent_ms = 0;
   };
   struct Health {
     std::int64_t start_ms = 0;  // wall
     std::uint64_t windows = 0, normal = 0, ambiguous = 0, anomaly = 0;
     std::uint64_t escalations = 0, cloud_answers = 0, fallbacks = 0, agreements = 0;
     std::int64_t latency_sum_us = 0, latency_max_us = 0;
+    std::vector<std::int64_t> latencies_us;
+    std::uint64_t errors = 0;  // rejected windows and store failures
     double score_sum = 0;
   };
 

@@ -52,9 +52,11 @@ class AgentStore {
   // A batch of unsynced, non-provisional rows under `byte_budget` (hard
   // samples first, then recent, then old metadata).
   virtual common::Expected<sync::SyncBatch> BuildBatch(std::size_t byte_budget) = 0;
-  // Marks synced exactly the rows the acknowledgement names (stored or
-  // already present).
-  virtual common::Expected<void> MarkSynced(const sync::IngestResult& ack) = 0;
+  // Marks synced exactly the rows of `sent` that the acknowledgement names
+  // (stored or already present); the rest stay pending.
+  virtual common::Expected<void> MarkSynced(const sync::SyncBatch& sent, const sync::IngestResult& ack) = 0;
+  // Bandwidth accounting per sync strategy (SPEC section 7).
+  virtual void RecordBytesSent(const std::string& /*strategy*/, std::int64_t /*bytes*/) {}
 
   // Unsynced rows (all kinds), and whether any unsynced row is critical (an
   // anomaly), for the sync strategy.

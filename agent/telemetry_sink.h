@@ -35,6 +35,7 @@ struct EscalationEvent {
   std::string decision;        // final decision
   double confidence = 0;
   double cloud_mse = 0;        // when outcome == "cloud"
+  std::int64_t latency_ms = 0; // the request's round trip, when outcome == "cloud"
   std::string error;           // when a fallback
 };
 
@@ -67,6 +68,9 @@ class TelemetrySink {
   virtual void Inference(const InferenceEvent& event) = 0;
   virtual void Escalation(const EscalationEvent& event) = 0;
   virtual void Status(const StatusReport& report) = 0;
+  // Called from Agent::Poll: a sink that aggregates may publish a period
+  // that ended (wall time).
+  virtual void Tick(std::int64_t /*now_wall_ms*/) {}
 };
 
 }  // namespace edgefleet::agent

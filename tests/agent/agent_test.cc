@@ -83,7 +83,7 @@ TEST_F(AgentTest, ClearZonesAreDecidedLocallyWithoutTheCloud) {
   for (const auto& [seq, row] : store.rows) {
     EXPECT_FALSE(row.has_hard);
     EXPECT_FALSE(row.inference.fallback);
-    EXPECT_EQ(row.inference.input_hash.size(), 64u);
+    EXPECT_EQ(row.inference.input_hash.size(), 16u);
   }
 }
 

@@ -143,7 +143,7 @@ Expected<sync::SyncBatch> MemoryStore::BuildBatch(std::size_t byte_budget) {
   return batch;
 }
 
-Expected<void> MemoryStore::MarkSynced(const sync::IngestResult& ack) {
+Expected<void> MemoryStore::MarkSynced(const sync::SyncBatch&, const sync::IngestResult& ack) {
   auto mark = [](const sync::SeqAck& a, auto&& fn) {
     for (auto s : a.stored) fn(s);
     for (auto s : a.already_present) fn(s);

@@ -47,7 +47,7 @@ class MemoryStore : public AgentStore {
   common::Expected<std::size_t> ReleaseProvisional() override;
   common::Expected<std::int64_t> AppendHealth(sync::HealthRow row) override;
   common::Expected<sync::SyncBatch> BuildBatch(std::size_t byte_budget) override;
-  common::Expected<void> MarkSynced(const sync::IngestResult& ack) override;
+  common::Expected<void> MarkSynced(const sync::SyncBatch& sent, const sync::IngestResult& ack) override;
   common::Expected<std::int64_t> PendingRows() override;
   common::Expected<bool> HasCritical() override;
 
