@@ -82,6 +82,10 @@ struct BatchBudget {
   std::size_t max_rows_per_kind = sync_codec::kMaxRowsPerKind;
 };
 
+// Windows with a confidence below this are kept as hard samples (SPEC section
+// 7; core::kHardSampleConfidence).
+inline constexpr double kHardSampleConfidence = 0.7;
+
 inline constexpr std::size_t kEstimatedInferenceBytes = 32;   // + the input hash
 inline constexpr std::size_t kEstimatedHardSampleBytes = 1232;
 inline constexpr std::size_t kEstimatedHealthBytes = 32;      // + the stats JSON
