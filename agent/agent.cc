@@ -65,7 +65,7 @@ Expected<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, AgentDeps dep
   (void)released;
   const std::int64_t now = agent->deps_.clock->SteadyMs();
   agent->start_ms_ = now;
-  agent->last_sync_ms_ = now;
+  agent->last_sync_wall_ms_ = agent->deps_.clock->WallMs();
   agent->next_sync_check_ms_ = now;
   agent->next_status_ms_ = now;  // the first Poll publishes "online"
   agent->next_health_ms_ = now + agent->config_.health_interval_ms;
@@ -310,7 +310,7 @@ void Agent::PublishStatus(const char* state) {
   report.escalations = stats_.escalations;
   report.fallbacks = stats_.fallbacks;
   report.sync_bytes = stats_.sync_bytes;
-  report.strategy = config_.strategy;
+  report.strategy = ToString(config_.strategy);
   report.health_json = HealthJson();
   deps_.telemetry->Status(report);
 }
@@ -391,24 +391,30 @@ void Agent::MaybeSync(std::int64_t now_ms) {
   if (sync_in_flight_ || now_ms < next_sync_check_ms_) return;
   next_sync_check_ms_ = now_ms + config_.sync_check_interval_ms;
   bool go = drain_;
-  if (!go && deps_.decide_sync) {
-    SyncInputs inputs;
-    inputs.now_ms = now_ms;
-    inputs.last_sync_ms = last_sync_ms_;
-    inputs.pending_rows = deps_.store->PendingRows().value_or(0);
-    inputs.critical_pending = deps_.store->HasCritical().value_or(false);
-    go = deps_.decide_sync(inputs);
+  if (!go) {
+    SyncInputs in;
+    in.now_ms = deps_.clock->WallMs();
+    in.pending = deps_.store->PendingRows().value_or(0);
+    in.critical_pending = deps_.store->CriticalPending().value_or(0);
+    in.last_sync_ms = last_sync_wall_ms_;
+    in.retry_not_before_ms = retry_not_before_wall_ms_;
+    in.power = PowerState{NetworkType::kEthernet, std::nullopt, false};
+    if (deps_.power != nullptr) {
+      auto power = deps_.power->Read(in.now_ms);
+      in.power = power.ok() ? power.value() : PowerState{};  // unknown: treated as offline
+    }
+    go = ShouldSync(config_.strategy, config_.strategy_config, in).sync;
   }
-  if (go) StartSync(now_ms);
+  if (go) StartSync();
 }
 
 bool Agent::SyncNow() {
   if (sync_in_flight_) return false;
-  StartSync(deps_.clock->SteadyMs());
+  StartSync();
   return sync_in_flight_;
 }
 
-void Agent::StartSync(std::int64_t now_ms) {
+void Agent::StartSync() {
   auto batch = deps_.store->BuildBatch(config_.sync_budget_bytes);
   if (!batch.ok()) {
     ++stats_.store_errors;
@@ -418,7 +424,7 @@ void Agent::StartSync(std::int64_t now_ms) {
   const sync::SyncBatch& b = batch.value();
   if (b.inferences.empty() && b.hard_samples.empty() && b.health.empty()) {
     drain_ = false;
-    last_sync_ms_ = now_ms;  // nothing pending counts as in sync
+    last_sync_wall_ms_ = deps_.clock->WallMs();  // nothing pending counts as in sync
     return;
   }
   sync_in_flight_ = true;
@@ -430,11 +436,12 @@ void Agent::StartSync(std::int64_t now_ms) {
     const std::int64_t now = deps_.clock->SteadyMs();
     const std::uint64_t bytes = deps_.sync->last_upload_bytes();
     stats_.sync_bytes += bytes;
-    if (bytes > 0) deps_.store->RecordBytesSent(config_.strategy, static_cast<std::int64_t>(bytes));
+    if (bytes > 0) deps_.store->RecordBytesSent(ToString(config_.strategy), static_cast<std::int64_t>(bytes));
     if (!ack.ok()) {
       ++stats_.syncs_failed;
       drain_ = false;
       next_sync_check_ms_ = now + config_.sync_retry_ms;
+      retry_not_before_wall_ms_ = deps_.clock->WallMs() + config_.sync_retry_ms;
       return;
     }
     const sync::IngestResult& r = ack.value();
@@ -447,7 +454,8 @@ void Agent::StartSync(std::int64_t now_ms) {
     stats_.rows_synced += r.inferences.stored.size() + r.inferences.already_present.size() +
                           r.hard_samples.stored.size() + r.hard_samples.already_present.size() +
                           r.health.stored.size() + r.health.already_present.size();
-    last_sync_ms_ = now;
+    last_sync_wall_ms_ = deps_.clock->WallMs();
+    retry_not_before_wall_ms_.reset();
     drain_ = true;  // more may be waiting: the next Poll sends the next batch
     next_sync_check_ms_ = now;
   });

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@
 #include "agent/agent_store.h"
 #include "agent/cloud_client.h"
 #include "agent/platform/clock.h"
+#include "agent/platform/power.h"
+#include "agent/sync_strategy.h"
 #include "agent/telemetry_sink.h"
 #include "common/error.h"
 #include "core/backoff.h"
@@ -51,17 +54,9 @@ struct AgentConfig {
   std::size_t sync_budget_bytes = 256 * 1024;   // per batch
   std::int64_t status_interval_ms = 60'000;
   std::int64_t health_interval_ms = 300'000;
-  std::string strategy = "adaptive";            // reported in status
+  StrategyKind strategy = StrategyKind::kAdaptive;  // agent/sync_strategy.h decides when
+  StrategyConfig strategy_config;
 };
-
-// What the sync strategy sees (agent/sync_strategy decides from it).
-struct SyncInputs {
-  std::int64_t now_ms = 0;        // steady
-  std::int64_t last_sync_ms = 0;  // steady time of the last successful sync (agent start at first)
-  std::int64_t pending_rows = 0;
-  bool critical_pending = false;
-};
-using SyncDecider = std::function<bool(const SyncInputs&)>;
 
 struct AgentDeps {
   Clock* clock = nullptr;
@@ -69,7 +64,7 @@ struct AgentDeps {
   CloudClient* cloud = nullptr;
   SyncSink* sync = nullptr;
   TelemetrySink* telemetry = nullptr;  // may be null: no telemetry
-  SyncDecider decide_sync;             // may be empty: never sync on its own
+  PowerProvider* power = nullptr;      // may be null: mains powered on ethernet
 };
 
 struct WindowResult {
@@ -159,7 +154,7 @@ class Agent {
   void PublishStatus(const char* state);
   void WriteHealth();
   void MaybeSync(std::int64_t now_ms);
-  void StartSync(std::int64_t now_ms);
+  void StartSync();
   BackoffState CurrentBackoff() const;
 
   AgentConfig config_;
@@ -174,7 +169,8 @@ class Agent {
   AgentStats stats_;
   Health health_;
   std::int64_t start_ms_ = 0;
-  std::int64_t last_sync_ms_ = 0;
+  std::int64_t last_sync_wall_ms_ = 0;   // the last successful sync session (agent start at first)
+  std::optional<std::int64_t> retry_not_before_wall_ms_;  // after a failed sync
   std::int64_t next_sync_check_ms_ = 0;
   std::int64_t next_status_ms_ = 0;
   std::int64_t next_health_ms_ = 0;

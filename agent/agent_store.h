@@ -58,10 +58,10 @@ class AgentStore {
   // Bandwidth accounting per sync strategy (SPEC section 7).
   virtual void RecordBytesSent(const std::string& /*strategy*/, std::int64_t /*bytes*/) {}
 
-  // Unsynced rows (all kinds), and whether any unsynced row is critical (an
-  // anomaly), for the sync strategy.
+  // Unsynced rows (all kinds), and unsynced critical rows (anomalies), for
+  // the sync strategy.
   virtual common::Expected<std::int64_t> PendingRows() = 0;
-  virtual common::Expected<bool> HasCritical() = 0;
+  virtual common::Expected<std::int64_t> CriticalPending() = 0;
   // Rows dropped by the disk budget since the store was created.
   virtual std::int64_t dropped_rows() const { return 0; }
 };

@@ -28,12 +28,15 @@ class AgentTest : public ::testing::Test {
     ASSERT_FALSE(w.anomaly.empty());
   }
 
-  void Make(SyncDecider decider = {}) {
+  // Syncs on the strategy's schedule; the default here is batched (nightly),
+  // so tests that are not about sync see none.
+  void Make(StrategyKind strategy = StrategyKind::kBatched, PowerProvider* power = nullptr) {
     AgentConfig config;
     config.device_id = "dev-1";
     config.status_interval_ms = 10 * kMinute;
     config.health_interval_ms = 15 * kMinute;
-    AgentDeps deps{&clock, &store, &cloud, &server, &telemetry, std::move(decider)};
+    config.strategy = strategy;
+    AgentDeps deps{&clock, &store, &cloud, &server, &telemetry, power};
     auto made = Agent::Create(config, deps, testing::GoldenModel());
     ASSERT_TRUE(made.ok()) << made.error().ToString();
     agent = std::move(made).value();
@@ -204,7 +207,7 @@ TEST_F(AgentTest, CloudDownBacksOffOneTwoFourUpToThirtyMinutesAndResets) {
 
 TEST_F(AgentTest, OfflineForAnHourThenBackSyncsEveryRowExactlyOnce) {
   // Periodic strategy: every 5 minutes.
-  Make([](const SyncInputs& in) { return in.now_ms - in.last_sync_ms >= 5 * kMinute; });
+  Make(StrategyKind::kPeriodic);
   server.up = false;
   cloud.mode = FakeCloud::Mode::kDown;
   for (std::int64_t t = 0; t < 60 * kMinute; t += kWindowMs) Step();
@@ -237,7 +240,7 @@ TEST_F(AgentTest, OfflineForAnHourThenBackSyncsEveryRowExactlyOnce) {
 }
 
 TEST_F(AgentTest, FailedSyncMarksNothingAndInFlightProvisionalRowsWait) {
-  Make([](const SyncInputs&) { return true; });
+  Make(StrategyKind::kEvent);  // anomalies go at once
   cloud.mode = FakeCloud::Mode::kHold;
   server.up = false;
   for (int i = 0; i < 8; ++i) Step();
@@ -283,7 +286,8 @@ TEST_F(AgentTest, HealthIsWrittenPerPeriodAndEveryDecisionIsReportedOnceFinal) {
   AgentConfig config;
   config.device_id = "dev-2";
   config.health_interval_ms = 10 * kMinute;
-  AgentDeps deps{&clock, &store, &cloud, &server, &telemetry, {}};
+  AgentDeps deps{&clock, &store, &cloud, &server, &telemetry, nullptr};
+  config.strategy = StrategyKind::kBatched;
   auto made = Agent::Create(config, deps, testing::GoldenModel());
   ASSERT_TRUE(made.ok());
   agent = std::move(made).value();
@@ -322,7 +326,7 @@ TEST_F(AgentTest, RejectsACorruptModel) {
   bytes[bytes.size() / 2] ^= 0x40;
   AgentConfig config;
   config.device_id = "d";
-  auto made = Agent::Create(config, AgentDeps{&clock, &store, &cloud, &server, nullptr, {}}, bytes);
+  auto made = Agent::Create(config, AgentDeps{&clock, &store, &cloud, &server, nullptr, nullptr}, bytes);
   EXPECT_FALSE(made.ok());
 }
 

@@ -160,11 +160,12 @@ Expected<std::int64_t> MemoryStore::PendingRows() {
   return n + static_cast<std::int64_t>(health.size() - health_synced.size());
 }
 
-Expected<bool> MemoryStore::HasCritical() {
+Expected<std::int64_t> MemoryStore::CriticalPending() {
+  std::int64_t n = 0;
   for (const auto& [seq, r] : rows) {
-    if (!r.synced && !r.provisional && r.inference.decision == "anomaly") return true;
+    if (!r.synced && !r.provisional && r.inference.decision == "anomaly") ++n;
   }
-  return false;
+  return n;
 }
 
 void FakeCloud::Classify(ClassifyRequest request, ClassifyCallback done) {

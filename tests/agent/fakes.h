@@ -49,7 +49,7 @@ class MemoryStore : public AgentStore {
   common::Expected<sync::SyncBatch> BuildBatch(std::size_t byte_budget) override;
   common::Expected<void> MarkSynced(const sync::SyncBatch& sent, const sync::IngestResult& ack) override;
   common::Expected<std::int64_t> PendingRows() override;
-  common::Expected<bool> HasCritical() override;
+  common::Expected<std::int64_t> CriticalPending() override;
 
   std::map<std::int64_t, Row> rows;  // by inference seq
   std::map<std::int64_t, sync::HealthRow> health;
