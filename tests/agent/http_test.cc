@@ -15,62 +15,17 @@
 #include "agent/http_cloud.h"
 #include "agent/platform/beast_http_client.h"
 #include "common/sync_codec.h"
+#include "tests/agent/test_http_server.h"
 
 namespace edgefleet::agent {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using Req = http::request<http::string_body>;
-using Res = http::response<http::string_body>;
-
-// Serves `count` connections on 127.0.0.1:0 with `handler`, one at a time.
-class TestServer {
- public:
-  using Handler = std::function<bool(const http::request<http::string_body>&, http::response<http::string_body>&)>;
-  explicit TestServer(Handler handler) : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this, handler = std::move(handler)] {
-      while (!stop_) {
-        tcp::socket socket(io_);
-        beast::error_code ec;
-        acceptor_.accept(socket, ec);
-        if (ec || stop_) break;
-        beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        http::read(socket, buffer, req, ec);
-        if (ec) continue;
-        requests_.push_back(req);
-        http::response<http::string_body> res{http::status::ok, 11};
-        if (!handler(req, res)) {  // hold the connection without answering
-          held_.push_back(std::move(socket));
-          continue;
-        }
-        res.prepare_payload();
-        http::write(socket, res, ec);
-      }
-    });
-  }
-  ~TestServer() {
-    stop_ = true;
-    beast::error_code ec;
-    tcp::socket poke(io_);
-    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<http::request<http::string_body>> requests_;
-
- private:
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  unsigned short port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::vector<tcp::socket> held_;
-  std::thread thread_;
-};
+namespace asio = testing::asio;
+namespace http = testing::http;
+using testing::Req;
+using testing::Res;
+using testing::tcp;
+using testing::TestServer;
 
 template <typename T>
 T RunUntil(asio::io_context& io, std::optional<T>& slot) {
@@ -119,8 +74,8 @@ TEST(HttpCloudClient, PostsTheSeedsClassifyRequestWithTheBearerToken) {
   EXPECT_DOUBLE_EQ(a.value().confidence, 0.88);
   EXPECT_DOUBLE_EQ(a.value().mse, 3.0);
   EXPECT_EQ(a.value().model_version, "cloud-3");
-  ASSERT_EQ(server.requests_.size(), 1u);
-  const auto& req = server.requests_[0];
+  ASSERT_EQ(server.requests().size(), 1u);
+  const auto req = server.requests()[0];
   EXPECT_EQ(req.target(), "/classify");
   EXPECT_EQ(req[http::field::authorization], "Bearer tok-1");
   const auto body = nlohmann::json::parse(req.body());
@@ -244,7 +199,7 @@ TEST(HttpSyncSink, SendsTheCodecsBodyAndPassesOnOnlyWhatWasSent) {
   ASSERT_TRUE(received->state.has_value());
   EXPECT_EQ(received->state->buffer_depth, 12);
   EXPECT_GT(sink.last_upload_bytes(), 0u);
-  EXPECT_EQ(server.requests_.at(0)[http::field::authorization], "Bearer tok");
+  EXPECT_EQ(server.requests().at(0)[http::field::authorization], "Bearer tok");
 }
 
 }  // namespace
