@@ -64,6 +64,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
         {"tls_cert", String(&ServerConfig::tls_cert)},
         {"tls_key", String(&ServerConfig::tls_key)},
         {"max_body_bytes", Integer(&ServerConfig::max_body_bytes, 4096, 256ll * 1024 * 1024)},
+        {"sync_max_body_bytes", Integer(&ServerConfig::sync_max_body_bytes, 4096, 256ll * 1024 * 1024)},
         {"header_timeout_ms", Integer(&ServerConfig::header_timeout_ms, 100, 3'600'000)}}},
       {"models",
        {{"cloud_model", String(&ServerConfig::cloud_model)},

@@ -30,6 +30,7 @@ struct ServerConfig {
   std::string tls_cert;              // PEM certificate chain; with tls_key: HTTPS
   std::string tls_key;               // PEM private key
   std::size_t max_body_bytes = 1024 * 1024;  // larger bodies: 413
+  std::size_t sync_max_body_bytes = 8 * 1024 * 1024;  // the same for POST /api/sync
   std::int64_t header_timeout_ms = 10'000;   // a request's headers must arrive within this
 
   // [models]

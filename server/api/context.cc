@@ -71,6 +71,7 @@ http::Routes BuildRoutes(ServerContext& context) {
   AddUpdateRoutes(routes, context);
   AddDeviceRoutes(routes, context);
   AddOpsRoutes(routes, context);
+  AddSyncRoutes(routes, context);
   return routes;
 }
 

@@ -73,5 +73,6 @@ void AddModelRoutes(http::Routes& routes, ServerContext& context);
 void AddUpdateRoutes(http::Routes& routes, ServerContext& context);
 void AddDeviceRoutes(http::Routes& routes, ServerContext& context);
 void AddOpsRoutes(http::Routes& routes, ServerContext& context);
+void AddSyncRoutes(http::Routes& routes, ServerContext& context);
 
 }  // namespace edgefleet::server::api
