@@ -75,31 +75,49 @@ void Routes::AddPrefix(Method method, std::string prefix, Handler handler) {
   routes_.push_back(Route{method, std::move(prefix), true, std::move(handler)});
 }
 
-Response Routes::Dispatch(const Request& request) const {
-  const Method wanted = request.method == Method::kHead ? Method::kGet : request.method;
-  const Route* exact = nullptr;
-  const Route* best_prefix = nullptr;
-  bool path_known = false;
-  for (const Route& route : routes_) {
-    const bool matches = route.prefix ? (request.path.size() > route.path.size() &&
-                                         request.path.substr(0, route.path.size()) == route.path)
-                                      : request.path == route.path;
+Routes::Match Routes::Find(Method method, std::string_view path) const {
+  const Method wanted = method == Method::kHead ? Method::kGet : method;
+  int exact = -1;
+  int best_prefix = -1;
+  int known = -1;
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    const Route& route = routes_[i];
+    const bool matches = route.prefix ? (path.size() > route.path.size() &&
+                                         path.substr(0, route.path.size()) == route.path)
+                                      : path == route.path;
     if (!matches) continue;
-    path_known = true;
+    if (known < 0) known = static_cast<int>(i);
     if (route.method != wanted) continue;
     if (!route.prefix) {
-      exact = &route;
+      exact = static_cast<int>(i);
       break;
     }
-    if (best_prefix == nullptr || route.path.size() > best_prefix->path.size()) best_prefix = &route;
+    if (best_prefix < 0 || route.path.size() > routes_[static_cast<std::size_t>(best_prefix)].path.size()) {
+      best_prefix = static_cast<int>(i);
+    }
   }
-  if (exact != nullptr) return exact->handler(request);
-  if (best_prefix != nullptr) return best_prefix->handler(request);
-  if (path_known) {
+  const int found = exact >= 0 ? exact : best_prefix;
+  if (found >= 0) return Match{&routes_[static_cast<std::size_t>(found)].handler, found};
+  return Match{nullptr, known};
+}
+
+Response Routes::NotRouted(const Request& request, const Match& match) {
+  if (match.route >= 0) {
     return Response::Error(405, "method_not_allowed",
                            std::string(ToString(request.method)) + " is not allowed on this path.");
   }
   return Response::Error(404, "not_found", "No route for this path.");
+}
+
+Response Routes::Dispatch(const Request& request) const {
+  const Match match = Find(request.method, request.path);
+  if (match.handler != nullptr) return (*match.handler)(request);
+  return NotRouted(request, match);
+}
+
+std::string Routes::Pattern(std::size_t route) const {
+  const Route& r = routes_.at(route);
+  return r.prefix ? r.path + "{id}" : r.path;
 }
 
 std::vector<std::string> Routes::Describe() const {

@@ -83,6 +83,21 @@ class Routes {
   // for a prefix), sorted; the OpenAPI test compares it with docs/api/openapi.yaml.
   std::vector<std::string> Describe() const;
 
+  // For the transport: which route serves a request, without calling it.
+  // `handler` is null when there is none (then `route` names a route of the
+  // same path with another method, which makes it a 405, or is -1: a 404).
+  struct Match {
+    const Handler* handler = nullptr;
+    int route = -1;
+  };
+  Match Find(Method method, std::string_view path) const;
+  // The 404 or 405 JSON error for a request whose Match has no handler.
+  static Response NotRouted(const Request& request, const Match& match);
+  // The number of routes and a route's pattern as Describe writes it
+  // ("/api/devices/{id}"), the transport's `route` label in metrics.
+  std::size_t size() const { return routes_.size(); }
+  std::string Pattern(std::size_t route) const;
+
  private:
   struct Route {
     Method method;
