@@ -24,6 +24,7 @@
 #include "common/telemetry.h"
 #include "ml/dataset.h"
 #include "tests/agent/fakes.h"
+#include "tests/agent/process.h"
 #include "tests/agent/test_http_server.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_inbox.h"
@@ -37,70 +38,13 @@ using testing::Res;
 namespace http = testing::http;
 
 const char* const kBinary = EDGEFLEET_AGENT_BINARY;
+using testing::Capture;
+using testing::Child;
+using testing::ReadText;
+using testing::Wait;
 
-std::string Capture(const std::string& command) {
-  std::string out;
-  std::FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-std::string ReadText(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Child {
-  pid_t pid = -1;
-  int stdin_fd = -1;
-};
-
-// Starts the binary with `args`; stderr to `log`; stdin a pipe when asked.
 Child Spawn(const std::vector<std::string>& args, const std::filesystem::path& log, bool pipe_stdin) {
-  int fds[2] = {-1, -1};
-  if (pipe_stdin && ::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    if (pipe_stdin) {
-      ::dup2(fds[0], 0);
-      ::close(fds[0]);
-      ::close(fds[1]);
-    }
-    const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(err, 2);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(kBinary));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(kBinary, argv.data());
-    ::_exit(127);
-  }
-  Child child;
-  child.pid = pid;
-  if (pipe_stdin) {
-    ::close(fds[0]);
-    child.stdin_fd = fds[1];
-  }
-  return child;
-}
-
-// The exit status, or -1 if it had to be killed after `timeout`.
-int Wait(pid_t pid, std::chrono::seconds timeout) {
-  int status = 0;
-  const bool exited = testsupport::WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
-                                             std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return testing::Spawn(kBinary, args, log, pipe_stdin);
 }
 
 TEST(AgentBinary, LinksNoServerOnlyCode) {
