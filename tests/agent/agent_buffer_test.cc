@@ -108,5 +108,51 @@ TEST_F(AgentOnBuffer, ARestartedAgentSyncsWhatTheFileHolds) {
   for (const auto& [seq, n] : server.inference_received) EXPECT_EQ(n, 1) << seq;
 }
 
+TEST(BufferStore, ProvisionalRowsReachTheBufferOnlyWhenFinal) {
+  TempDir dir;
+  auto buffer = Buffer::Open(dir.path() / "b.db");
+  ASSERT_TRUE(buffer.ok());
+  BufferStore store(*buffer.value());
+  sync::InferenceRow row;
+  row.ts_ms = 1'800'000'000'000;
+  row.model_version = 1;
+  row.decision = "normal";
+  row.confidence = 0.55;
+  row.mse = 1.2;
+  row.input_hash = "0123456789abcdef";
+  row.fallback = true;
+  sync::HardSampleRow hard;
+  hard.window.assign(300, 0.5f);
+  auto seq = store.Append(row, &hard, true);
+  ASSERT_TRUE(seq.ok());
+  EXPECT_LT(seq.value(), 0);
+  EXPECT_EQ(store.PendingRows().value(), 0);
+  auto batch = store.BuildBatch(1 << 20);
+  ASSERT_TRUE(batch.ok());
+  EXPECT_TRUE(batch.value().inferences.empty());
+  EXPECT_TRUE(store.Complete(seq.value(), Completion{"anomaly", 0.93, false}).ok());
+  EXPECT_FALSE(store.Complete(seq.value(), Completion{"anomaly", 0.93, false}).ok());  // once
+  batch = store.BuildBatch(1 << 20);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch.value().inferences.size(), 1u);
+  EXPECT_EQ(batch.value().inferences[0].decision, "anomaly");
+  EXPECT_FALSE(batch.value().inferences[0].fallback);
+  EXPECT_TRUE(batch.value().hard_samples.empty());  // the cloud was confident
+  // A fallback keeps the edge's low confidence: its window is a hard sample.
+  auto seq2 = store.Append(row, &hard, true);
+  ASSERT_TRUE(seq2.ok());
+  EXPECT_TRUE(store.Complete(seq2.value(), Completion{"normal", 0.55, true}).ok());
+  batch = store.BuildBatch(1 << 20);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch.value().hard_samples.size(), 1u);
+  EXPECT_EQ(batch.value().hard_samples[0].window, hard.window);
+  EXPECT_TRUE(batch.value().hard_samples[0].fallback);
+  // The acknowledgement marks exactly what it names.
+  sync::IngestResult ack;
+  ack.inferences.stored.push_back(batch.value().inferences.front().seq);
+  ASSERT_TRUE(store.MarkSynced(batch.value(), ack).ok());
+  EXPECT_EQ(store.PendingRows().value(), 2);  // one inference and the hard sample
+}
+
 }  // namespace
 }  // namespace edgefleet::agent

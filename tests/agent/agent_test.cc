@@ -321,6 +321,32 @@ TEST_F(AgentTest, StoreFailureRejectsTheWindowButTheAgentGoesOn) {
   EXPECT_FALSE(agent->OnWindow(std::vector<float>(299, 0.0f)).ok());
 }
 
+TEST_F(AgentTest, StatusIsPublishedOnChangeNotOnlyOnTheInterval) {
+  Make();
+  agent->Poll();
+  ASSERT_EQ(telemetry.statuses.size(), 1u);  // "online" at start
+  EXPECT_EQ(telemetry.statuses[0].state, "online");
+  clock.AdvanceMs(1000);
+  agent->Poll();
+  EXPECT_EQ(telemetry.statuses.size(), 1u);  // nothing changed, interval not over
+  cloud.mode = FakeCloud::Mode::kDown;
+  ASSERT_TRUE(agent->OnWindow(testing::WindowsByZone().ambiguous.front()).ok());
+  agent->Poll();
+  ASSERT_EQ(telemetry.statuses.size(), 2u);  // the backoff started
+  EXPECT_TRUE(telemetry.statuses[1].backoff.backing_off);
+  EXPECT_EQ(telemetry.statuses[1].backoff.delay_ms, kMinute);
+  EXPECT_EQ(telemetry.statuses[1].backoff.next_attempt_in_ms, kMinute);
+  clock.AdvanceMs(kMinute);
+  cloud.mode = FakeCloud::Mode::kAnswer;
+  ASSERT_TRUE(agent->OnWindow(testing::WindowsByZone().ambiguous.front()).ok());
+  agent->Poll();
+  ASSERT_EQ(telemetry.statuses.size(), 3u);  // and ended
+  EXPECT_FALSE(telemetry.statuses[2].backoff.backing_off);
+  clock.AdvanceMs(10 * kMinute);
+  agent->Poll();
+  EXPECT_EQ(telemetry.statuses.size(), 4u);  // the interval
+}
+
 TEST_F(AgentTest, RejectsACorruptModel) {
   auto bytes = testing::GoldenModel();
   bytes[bytes.size() / 2] ^= 0x40;
