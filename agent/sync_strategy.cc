@@ -62,7 +62,9 @@ SyncDecision ShouldSync(StrategyKind kind, const StrategyConfig& c, const SyncIn
       if (!in.power.unmetered()) return {false, "metered link"};
       const bool power_ok = !in.power.battery_percent || in.power.charging ||
                             *in.power.battery_percent > c.opportunistic_min_battery;
-      return power_ok ? SyncDecision{true, "unmetered link"} : SyncDecision{false, "battery low"};
+      if (!power_ok) return {false, "battery low"};
+      return Elapsed(in, c.opportunistic_min_interval_ms) ? SyncDecision{true, "unmetered link"}
+                                                         : SyncDecision{false, "waiting"};
     }
     case StrategyKind::kBatched: {
       const std::int64_t nightly = LastNightly(c, in.now_ms);
