@@ -55,7 +55,7 @@ SyncDecision ShouldSync(StrategyKind kind, const StrategyConfig& c, const SyncIn
     case StrategyKind::kPeriodic:
       return Elapsed(in, c.periodic_interval_ms) ? SyncDecision{true, "interval"} : SyncDecision{false, "waiting"};
     case StrategyKind::kEvent:
-      if (in.critical_pending > 0) return {true, "critical"};
+      if (in.critical_pending > 0 && Elapsed(in, c.critical_min_interval_ms)) return {true, "critical"};
       if (in.pending >= c.event_max_pending) return {true, "full batch"};
       return {false, "no critical event"};
     case StrategyKind::kOpportunistic: {
@@ -72,7 +72,7 @@ SyncDecision ShouldSync(StrategyKind kind, const StrategyConfig& c, const SyncIn
                                                              : SyncDecision{false, "waiting for the night"};
     }
     case StrategyKind::kAdaptive:
-      if (in.critical_pending > 0) return {true, "critical"};
+      if (in.critical_pending > 0 && Elapsed(in, c.critical_min_interval_ms)) return {true, "critical"};
       if (in.power.unmetered() && in.pending > c.adaptive_wifi_pending) return {true, "unmetered link, pending"};
       if (Elapsed(in, c.adaptive_max_interval_ms)) return {true, "interval"};
       return {false, "waiting"};

@@ -228,7 +228,7 @@ struct DayResult {
   std::int64_t max_pending = 0;
 };
 
-DayResult SimulateDay(agent::StrategyKind kind, const std::vector<Row>& easy, const std::vector<Row>& hard,
+DayResult SimulateDay(agent::StrategyKind kind, const agent::StrategyConfig& config, const std::vector<Row>& easy, const std::vector<Row>& hard,
                       const std::vector<Row>& anomalies, std::int64_t windows) {
   const fs::path dir = fs::temp_directory_path() / ("edgefleet-bench-sync-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -300,7 +300,7 @@ DayResult SimulateDay(agent::StrategyKind kind, const std::vector<Row>& easy, co
       in.critical_pending = critical;
       in.last_sync_ms = last_sync;
       in.power = PowerAt(t);
-      if (!agent::ShouldSync(kind, {}, in).sync) continue;
+      if (!agent::ShouldSync(kind, config, in).sync) continue;
       ++out.sessions;
       session();
       pending = 0;
@@ -343,11 +343,21 @@ int main(int argc, char** argv) {
               quick ? ", --quick: 2 hours" : "");
   std::printf("| strategy | sessions | batches | bytes up (columnar + zstd) | bytes up if JSON + zstd | bytes down "
               "(acks) | up bytes per inference | max pending rows |\n|---|---|---|---|---|---|---|---|\n");
-  for (const auto kind : {agent::StrategyKind::kPeriodic, agent::StrategyKind::kEvent,
-                          agent::StrategyKind::kOpportunistic, agent::StrategyKind::kBatched,
-                          agent::StrategyKind::kAdaptive}) {
-    const DayResult d = SimulateDay(kind, easy, hard, anomalies, windows);
-    std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.2f | %lld |\n", agent::ToString(kind),
+  agent::StrategyConfig coalesced;
+  coalesced.critical_min_interval_ms = 60'000;
+  struct Run {
+    agent::StrategyKind kind;
+    agent::StrategyConfig config;
+    const char* note;
+  };
+  for (const Run& run : {Run{agent::StrategyKind::kPeriodic, {}, ""}, Run{agent::StrategyKind::kEvent, {}, ""},
+                         Run{agent::StrategyKind::kOpportunistic, {}, ""}, Run{agent::StrategyKind::kBatched, {}, ""},
+                         Run{agent::StrategyKind::kAdaptive, {}, ""},
+                         Run{agent::StrategyKind::kEvent, coalesced, ", critical coalesced 60 s"},
+                         Run{agent::StrategyKind::kAdaptive, coalesced, ", critical coalesced 60 s"}}) {
+    const auto kind = run.kind;
+    const DayResult d = SimulateDay(kind, run.config, easy, hard, anomalies, windows);
+    std::printf("| %s%s | %lld | %lld | %lld | %lld | %lld | %.2f | %lld |\n", agent::ToString(kind), run.note,
                 static_cast<long long>(d.sessions), static_cast<long long>(d.batches),
                 static_cast<long long>(d.up_columnar), static_cast<long long>(d.up_json),
                 static_cast<long long>(d.down),

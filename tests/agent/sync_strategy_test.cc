@@ -90,6 +90,17 @@ TEST(SyncStrategyTest, DecisionTable) {
   }
 }
 
+TEST(SyncStrategyTest, CriticalBurstsCanBeCoalesced) {
+  StrategyConfig c;
+  c.critical_min_interval_ms = 60'000;
+  const std::int64_t t = kMidnight + kHour;
+  for (const auto k : {StrategyKind::kEvent, StrategyKind::kAdaptive}) {
+    EXPECT_FALSE(Sync(k, In(t, 5, 5, t - 59'999, Cell()), c));
+    EXPECT_TRUE(Sync(k, In(t, 5, 5, t - 60'000, Cell()), c));
+    EXPECT_TRUE(Sync(k, In(t, 5, 5, t - 1, Cell())));  // the default: at once
+  }
+}
+
 TEST(SyncStrategyTest, BatchedFollowsTheLocalHour) {
   StrategyConfig c;
   c.batched_hour = 2;
