@@ -16,7 +16,9 @@
 // acknowledged; what is pending at the end of the day is sent in one more
 // session and counted, so that every strategy sends the same rows. Payload
 // bytes only (no HTTP or TLS headers).
-// Deterministic (seeded), except the latencies, which are measured.
+// Rows are drawn from the real ones in shuffled passes (no run of rows
+// repeats inside a batch). Deterministic (seeded), except the latencies,
+// which are measured.
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,6 +119,29 @@ std::vector<Row> RealRows() {
   return rows;
 }
 
+// Draws from a pool in a random order, reshuffled at every pass: no run of
+// rows repeats in a batch, so zstd cannot match what a device would not send
+// twice.
+class Shuffled {
+ public:
+  Shuffled(std::size_t size, unsigned seed) : order_(size), rng_(seed) {
+    for (std::size_t i = 0; i < size; ++i) order_[i] = i;
+    std::shuffle(order_.begin(), order_.end(), rng_);
+  }
+  std::size_t Next() {
+    if (at_ == order_.size()) {
+      std::shuffle(order_.begin(), order_.end(), rng_);
+      at_ = 0;
+    }
+    return order_[at_++];
+  }
+
+ private:
+  std::vector<std::size_t> order_;
+  std::mt19937 rng_;
+  std::size_t at_ = 0;
+};
+
 std::size_t Zstd(const std::string& s, int level = 9) {
   std::string out(ZSTD_compressBound(s.size()), '\0');
   return ZSTD_compress(out.data(), out.size(), s.data(), s.size(), level);
@@ -155,9 +180,12 @@ void PerRecord(const std::vector<Row>& rows) {
   for (const std::size_t n : {std::size_t{100}, std::size_t{1000}, std::size_t{10000}}) {
     sync_codec::SyncMessage m;
     m.device_id = "fan-0001";
+    Shuffled pick(rows.size(), 3);
+    std::mt19937 jitter(5);
     for (std::size_t i = 0; i < n; ++i) {
-      sync::InferenceRow r = rows[i % rows.size()].row;
+      sync::InferenceRow r = rows[pick.Next()].row;
       r.seq = static_cast<std::int64_t>(i + 1);
+      r.ts_ms = 1'796'601'600'000 + static_cast<std::int64_t>(i) * 500 + static_cast<std::int64_t>(jitter() % 7) - 3;
       m.batch.inferences.push_back(std::move(r));
     }
     sync_codec::SyncMessage nohash = m;
@@ -184,7 +212,7 @@ void PerRecord(const std::vector<Row>& rows) {
   sync_codec::SyncMessage h;
   h.device_id = "fan-0001";
   for (std::size_t i = 0; i < 100; ++i) {
-    const Row& r = rows[(i * 97) % rows.size()];
+    const Row& r = rows[(i * 97) % rows.size()];  // 100 distinct windows
     sync::HardSampleRow s;
     s.seq = static_cast<std::int64_t>(i + 1);
     s.ts_ms = r.row.ts_ms;
@@ -228,7 +256,8 @@ struct DayResult {
   std::int64_t max_pending = 0;
 };
 
-DayResult SimulateDay(agent::StrategyKind kind, const agent::StrategyConfig& config, const std::vector<Row>& easy, const std::vector<Row>& hard,
+DayResult SimulateDay(agent::StrategyKind kind, const agent::StrategyConfig& config, const std::vector<Row>& all,
+                      const std::vector<Row>& easy, const std::vector<Row>& hard,
                       const std::vector<Row>& anomalies, std::int64_t windows) {
   const fs::path dir = fs::temp_directory_path() / ("edgefleet-bench-sync-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -242,7 +271,11 @@ DayResult SimulateDay(agent::StrategyKind kind, const agent::StrategyConfig& con
     std::int64_t pending = 0;
     std::int64_t critical = 0;
     std::optional<std::int64_t> last_sync = kStart;
-    std::size_t ie = 0, ih = 0, ia = 0;
+    // Hard samples: the rows of the uncertain windows, each with a window
+    // drawn from all the real windows (187 uncertain windows would repeat
+    // inside a nightly batch, and zstd would find the repeats).
+    Shuffled pick_easy(easy.size(), 1), pick_hard(hard.size(), 2), pick_anomaly(anomalies.size(), 3);
+    Shuffled pick_window(all.size(), 4);
     auto session = [&] {
       while (true) {
         auto batch = buffer.NextBatch({});
@@ -272,16 +305,19 @@ DayResult SimulateDay(agent::StrategyKind kind, const agent::StrategyConfig& con
       const std::int64_t t = kStart + i * 500;
       const bool imbalance = t >= kStart + 13 * kHour && t < kStart + 14 * kHour;
       const Row* r = nullptr;
+      const std::vector<float>* window = nullptr;
       if (rng() % 1000 < 20) {
-        r = &hard[ih++ % hard.size()];
+        r = &hard[pick_hard.Next()];
+        window = &all[pick_window.Next()].window;
       } else if (imbalance) {
-        r = &anomalies[ia++ % anomalies.size()];
+        r = &anomalies[pick_anomaly.Next()];
       } else {
-        r = &easy[ie++ % easy.size()];
+        r = &easy[pick_easy.Next()];
       }
+      if (window == nullptr) window = &r->window;
       sync::InferenceRow row = r->row;
-      row.ts_ms = t;
-      auto a = buffer.AppendInference(row, r->window);
+      row.ts_ms = t + static_cast<std::int64_t>(rng() % 7) - 3;
+      auto a = buffer.AppendInference(row, *window);
       if (!a.ok()) Die(a.error().ToString());
       ++out.inferences;
       pending += a.value().hard_sample_seq >= 0 ? 2 : 1;
@@ -356,7 +392,7 @@ int main(int argc, char** argv) {
                          Run{agent::StrategyKind::kEvent, coalesced, ", critical coalesced 60 s"},
                          Run{agent::StrategyKind::kAdaptive, coalesced, ", critical coalesced 60 s"}}) {
     const auto kind = run.kind;
-    const DayResult d = SimulateDay(kind, run.config, easy, hard, anomalies, windows);
+    const DayResult d = SimulateDay(kind, run.config, rows, easy, hard, anomalies, windows);
     std::printf("| %s%s | %lld | %lld | %lld | %lld | %lld | %.2f | %lld |\n", agent::ToString(kind), run.note,
                 static_cast<long long>(d.sessions), static_cast<long long>(d.batches),
                 static_cast<long long>(d.up_columnar), static_cast<long long>(d.up_json),
