@@ -272,10 +272,17 @@ Expected<sync::SyncBatch> Buffer::NextBatch(const BatchBudget& budget) {
       r.mse = q.Double(5);
       r.latency_us = q.Int(6);
       r.fallback = q.Int(8) != 0;
+      const SyncHash h = impl_->options.sync_input_hash;
+      if (h == SyncHash::kNone || (h == SyncHash::kUncertain && r.confidence >= kHardSampleConfidence)) {
+        r.input_hash.clear();
+      }
       batch.inferences.push_back(std::move(r));
     }
     EDGEFLEET_RETURN_IF_ERROR(q.Run());
   }
+  auto by_seq = [](const auto& a, const auto& b) { return a.seq < b.seq; };
+  std::sort(batch.inferences.begin(), batch.inferences.end(), by_seq);
+  std::sort(batch.hard_samples.begin(), batch.hard_samples.end(), by_seq);
   return batch;
 }
 

@@ -67,8 +67,16 @@ enum class Durability : std::uint8_t {
   kFull,    // PRAGMA synchronous=FULL: every commit fsynced
 };
 
+// Which inference rows carry their input hash to the server. The hash is
+// always kept in the local log; on the wire 8 incompressible bytes would be
+// most of a row (docs/api/sync.md), so by default only the rows of uncertain
+// windows (confidence below 0.7, the ones with a hard sample or an
+// escalation to match) carry it.
+enum class SyncHash : std::uint8_t { kAll, kUncertain, kNone };
+
 struct BufferOptions {
   std::int64_t disk_budget_bytes = 64 * 1024 * 1024;
+  SyncHash sync_input_hash = SyncHash::kUncertain;
   Durability durability = Durability::kNormal;
   // Decisions that make an inference row critical (event-driven sync).
   std::vector<std::string> critical_decisions = {"anomaly"};
@@ -161,7 +169,8 @@ class Buffer {
   // The next batch of pending rows under `budget`: hard samples (least
   // confident first), then health rows (oldest first), then inference rows
   // (newest first). A batch is never empty while rows are pending, even if
-  // the first row alone exceeds the budget.
+  // the first row alone exceeds the budget. Within the batch each kind is in
+  // seq order (so the acknowledgement's ranges are few).
   Expected<sync::SyncBatch> NextBatch(const BatchBudget& budget);
 
   // Marks synced the rows of `sent` that `ack` names (stored or already

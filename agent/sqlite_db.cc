@@ -65,10 +65,26 @@ Expected<std::unique_ptr<Connection>> Connection::Open(const std::string& path) 
   return std::unique_ptr<Connection>(new Connection(db));
 }
 
+Connection::~Connection() {
+  for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+  sqlite3_close_v2(db_);
+}
+
 Expected<Statement> Connection::Prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end() && !*it->second.in_use) {
+    *it->second.in_use = true;
+    return Statement(db_, it->second.stmt, it->second.in_use.get());
+  }
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return ToError(db_, rc, "prepare");
+  if (it == cache_.end() && cache_.size() < 64) {
+    Cached& c = cache_[std::string(sql)];
+    c.stmt = stmt;
+    *c.in_use = true;
+    return Statement(db_, stmt, c.in_use.get());
+  }
   return Statement(db_, stmt);
 }
 

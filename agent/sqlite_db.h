@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/error.h"
 
@@ -25,11 +26,24 @@ Error ToError(sqlite3* db, int rc, std::string_view what);
 
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  // `in_use`: the cache's flag for a cached statement (reset and handed back
+  // on destruction), or null for one this object owns (finalized).
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool* in_use = nullptr) : db_(db), stmt_(stmt), in_use_(in_use) {}
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), in_use_(other.in_use_) {
+    other.stmt_ = nullptr;
+    other.in_use_ = nullptr;
+  }
   Statement& operator=(Statement&&) = delete;
   Statement(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement() {
+    if (in_use_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+      *in_use_ = false;
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
 
   // Parameters are 1-based, as in SQLite.
   Statement& Bind(int i, std::int64_t v) {
@@ -73,15 +87,18 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool* in_use_;
 };
 
 class Connection {
  public:
   static Expected<std::unique_ptr<Connection>> Open(const std::string& path);
-  ~Connection() { sqlite3_close_v2(db_); }
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // A prepared statement, from a cache keyed by the SQL text (a statement
+  // already handed out and not yet destroyed is prepared afresh).
   Expected<Statement> Prepare(std::string_view sql);
   Expected<void> Exec(const std::string& sql);  // one or more statements, no parameters
   Expected<std::int64_t> QueryInt(std::string_view sql);  // first column of the first row
@@ -91,7 +108,12 @@ class Connection {
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    std::unique_ptr<bool> in_use = std::make_unique<bool>(false);  // stable address
+  };
   sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back in the destructor unless committed.

@@ -55,14 +55,16 @@ SyncDecision ShouldSync(StrategyKind kind, const StrategyConfig& c, const SyncIn
     case StrategyKind::kPeriodic:
       return Elapsed(in, c.periodic_interval_ms) ? SyncDecision{true, "interval"} : SyncDecision{false, "waiting"};
     case StrategyKind::kEvent:
-      if (in.critical_pending > 0) return {true, "critical"};
+      if (in.critical_pending > 0 && Elapsed(in, c.critical_min_interval_ms)) return {true, "critical"};
       if (in.pending >= c.event_max_pending) return {true, "full batch"};
       return {false, "no critical event"};
     case StrategyKind::kOpportunistic: {
       if (!in.power.unmetered()) return {false, "metered link"};
       const bool power_ok = !in.power.battery_percent || in.power.charging ||
                             *in.power.battery_percent > c.opportunistic_min_battery;
-      return power_ok ? SyncDecision{true, "unmetered link"} : SyncDecision{false, "battery low"};
+      if (!power_ok) return {false, "battery low"};
+      return Elapsed(in, c.opportunistic_min_interval_ms) ? SyncDecision{true, "unmetered link"}
+                                                         : SyncDecision{false, "waiting"};
     }
     case StrategyKind::kBatched: {
       const std::int64_t nightly = LastNightly(c, in.now_ms);
@@ -70,7 +72,7 @@ SyncDecision ShouldSync(StrategyKind kind, const StrategyConfig& c, const SyncIn
                                                              : SyncDecision{false, "waiting for the night"};
     }
     case StrategyKind::kAdaptive:
-      if (in.critical_pending > 0) return {true, "critical"};
+      if (in.critical_pending > 0 && Elapsed(in, c.critical_min_interval_ms)) return {true, "critical"};
       if (in.power.unmetered() && in.pending > c.adaptive_wifi_pending) return {true, "unmetered link, pending"};
       if (Elapsed(in, c.adaptive_max_interval_ms)) return {true, "interval"};
       return {false, "waiting"};

@@ -11,7 +11,9 @@
 //                  buffer still drains.
 //   opportunistic  only on an unmetered link (Wi-Fi, or ethernet) with the
 //                  battery above opportunistic_min_battery (20%) or charging,
-//                  or no battery; then when anything is pending.
+//                  or no battery; then when anything is pending, at most every
+//                  opportunistic_min_interval (15 min: each session costs a
+//                  request, and the freshness this strategy promises is hours).
 //   batched        nightly: once per day after batched_hour (02:00, in UTC
 //                  plus utc_offset_minutes), if anything is pending (a device
 //                  that never synced syncs at once).
@@ -19,6 +21,9 @@
 //                  link with more than adaptive_wifi_pending (100) pending;
 //                  and at least every adaptive_max_interval (1 hour) when
 //                  anything is pending.
+// Critical rows go at once by default; critical_min_interval (0) can
+// coalesce a burst of them (an imbalance that lasts an hour is an anomaly
+// every half second) into one session per interval.
 // Every strategy: no network, nothing to do (sync = false, "offline"); a
 // backoff in force (retry_not_before_ms in the future) also waits. A
 // decision is to start a sync session: the caller then sends batches until
@@ -52,7 +57,9 @@ common::Expected<StrategyKind> ParseStrategy(std::string_view text);
 struct StrategyConfig {
   std::int64_t periodic_interval_ms = 5 * 60'000;
   std::int64_t event_max_pending = 10'000;
+  std::int64_t critical_min_interval_ms = 0;  // event and adaptive: 0 = every critical row at once
   int opportunistic_min_battery = 20;  // percent; strictly above
+  std::int64_t opportunistic_min_interval_ms = 15 * 60'000;
   int batched_hour = 2;                // 0..23, local hour of the nightly sync
   int utc_offset_minutes = 0;          // local time = UTC + this
   std::int64_t adaptive_wifi_pending = 100;  // strictly more than this

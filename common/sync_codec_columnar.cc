@@ -24,6 +24,7 @@ constexpr std::uint8_t kFloat16 = 3;
 constexpr std::uint8_t kHashStrings = 0;
 constexpr std::uint8_t kHashEmpty = 1;
 constexpr std::uint8_t kHashHex = 2;
+constexpr std::uint8_t kHashSparseHex = 3;
 constexpr std::size_t kMaxHexHashBytes = kMaxTextBytes / 2;
 
 constexpr std::uint8_t kWindowFloat32 = 0;
@@ -125,23 +126,38 @@ bool IsLowerHex(std::string_view s) {
 
 int HexValue(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
-void HashColumn(ByteWriter& w, const std::vector<sync::InferenceRow>& rows) {
-  bool empty = true;
-  bool hex = !rows.empty() && rows[0].input_hash.size() <= 2 * kMaxHexHashBytes;
-  for (const auto& r : rows) {
-    if (!r.input_hash.empty()) empty = false;
-    if (r.input_hash.size() != rows[0].input_hash.size() || !IsLowerHex(r.input_hash)) hex = false;
+void HexBytes(ByteWriter& w, std::string_view hex) {
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    w.Byte(static_cast<std::uint8_t>(HexValue(hex[i]) * 16 + HexValue(hex[i + 1])));
   }
-  if (empty) {
-    w.Byte(kHashEmpty);
-  } else if (hex) {
-    w.Byte(kHashHex);
-    w.Varint(rows[0].input_hash.size() / 2);
-    for (const auto& r : rows) {
-      for (std::size_t i = 0; i < r.input_hash.size(); i += 2) {
-        w.Byte(static_cast<std::uint8_t>(HexValue(r.input_hash[i]) * 16 + HexValue(r.input_hash[i + 1])));
-      }
+}
+
+// Hashes: all empty; all lowercase hex of one length (raw bytes); some empty
+// and the others lowercase hex of one length (a presence bitmap, then raw
+// bytes: the buffer sends hashes only for uncertain rows); else strings.
+void HashColumn(ByteWriter& w, const std::vector<sync::InferenceRow>& rows) {
+  std::size_t length = 0;  // of the non-empty hashes, if they all agree
+  bool any_empty = false;
+  bool hex = true;
+  for (const auto& r : rows) {
+    if (r.input_hash.empty()) {
+      any_empty = true;
+      continue;
     }
+    if (length == 0) length = r.input_hash.size();
+    if (r.input_hash.size() != length || length > 2 * kMaxHexHashBytes || !IsLowerHex(r.input_hash)) hex = false;
+  }
+  if (length == 0) {
+    w.Byte(kHashEmpty);
+  } else if (hex && !any_empty) {
+    w.Byte(kHashHex);
+    w.Varint(length / 2);
+    for (const auto& r : rows) HexBytes(w, r.input_hash);
+  } else if (hex) {
+    w.Byte(kHashSparseHex);
+    w.Varint(length / 2);
+    BoolColumn(w, rows, [](const auto& r) { return !r.input_hash.empty(); });
+    for (const auto& r : rows) HexBytes(w, r.input_hash);
   } else {
     w.Byte(kHashStrings);
     for (const auto& r : rows) w.String(r.input_hash);
@@ -262,18 +278,25 @@ bool ReadHashColumn(ByteReader& r, std::vector<sync::InferenceRow>& rows) {
     for (auto& row : rows) row.input_hash = std::string(r.String(kMaxTextBytes));
     return r.ok();
   }
-  if (mode != kHashHex) return false;
+  if (mode != kHashHex && mode != kHashSparseHex) return false;
   const std::size_t len = r.Count(kMaxHexHashBytes);
   if (!r.ok() || len == 0) return false;
+  std::vector<bool> present(rows.size(), true);
+  if (mode == kHashSparseHex) {
+    std::size_t i = 0;
+    if (!ReadBoolColumn(r, rows, [&](auto&, bool b) { present[i++] = b; })) return false;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
-  for (auto& row : rows) {
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    if (!present[k]) continue;
     const std::string_view bytes = r.Bytes(len);
     if (!r.ok()) return false;
-    row.input_hash.resize(2 * len);
+    std::string& out = rows[k].input_hash;
+    out.resize(2 * len);
     for (std::size_t i = 0; i < len; ++i) {
       const auto b = static_cast<unsigned char>(bytes[i]);
-      row.input_hash[2 * i] = kHex[b >> 4];
-      row.input_hash[2 * i + 1] = kHex[b & 15];
+      out[2 * i] = kHex[b >> 4];
+      out[2 * i + 1] = kHex[b & 15];
     }
   }
   return true;

@@ -67,19 +67,24 @@ TEST_F(BufferTest, BatchesPutHardSamplesFirstThenHealthThenNewestLogs) {
   auto batch = b->NextBatch({});
   ASSERT_TRUE(batch.ok());
   ASSERT_EQ(batch->hard_samples.size(), 2u);
-  EXPECT_EQ(batch->hard_samples[0].seq, h2->hard_sample_seq);  // least confident first
+  EXPECT_EQ(batch->hard_samples[0].seq, h1->hard_sample_seq);  // within a batch: seq order
+  EXPECT_EQ(batch->hard_samples[1].seq, h2->hard_sample_seq);
   EXPECT_EQ(batch->hard_samples[0].window, Window());
   EXPECT_EQ(batch->health.size(), 1u);
   ASSERT_EQ(batch->inferences.size(), 4u);
-  EXPECT_EQ(batch->inferences[0].ts_ms, 4000);  // newest first
-  EXPECT_EQ(batch->inferences[3].ts_ms, 1000);
+  EXPECT_EQ(batch->inferences[0].ts_ms, 1000);
+  EXPECT_EQ(batch->inferences[3].ts_ms, 4000);
+  // Only the uncertain rows carry their input hash (SyncHash::kUncertain).
+  EXPECT_EQ(batch->inferences[0].input_hash, "");
+  EXPECT_EQ(batch->inferences[1].input_hash, "0011223344556677");
 
   // A budget of one hard sample plus a little: hard samples win, one of them.
   BatchBudget small;
   small.max_bytes = kEstimatedHardSampleBytes + 100;
   batch = b->NextBatch(small);
   ASSERT_TRUE(batch.ok());
-  EXPECT_EQ(batch->hard_samples.size(), 1u);
+  ASSERT_EQ(batch->hard_samples.size(), 1u);
+  EXPECT_EQ(batch->hard_samples[0].seq, h2->hard_sample_seq);  // the least confident wins
   EXPECT_EQ(batch->health.size(), 1u);
   EXPECT_LE(batch->inferences.size(), 2u);
   EXPECT_FALSE(batch->inferences.empty());
@@ -93,7 +98,8 @@ TEST_F(BufferTest, BatchesPutHardSamplesFirstThenHealthThenNewestLogs) {
   rows.max_rows_per_kind = 1;
   batch = b->NextBatch(rows);
   ASSERT_TRUE(batch.ok());
-  EXPECT_EQ(batch->inferences.size(), 1u);
+  ASSERT_EQ(batch->inferences.size(), 1u);
+  EXPECT_EQ(batch->inferences[0].ts_ms, 4000);  // recent logs before old ones
   EXPECT_EQ(batch->hard_samples.size(), 1u);
 
   auto stats = b->Stats();
@@ -217,8 +223,8 @@ TEST_F(BufferTest, DiskBudgetPrunesSyncedRowsFirstThenDropsOldestLogsAndCountsTh
   all.max_bytes = 1 << 30;
   auto rest = b->NextBatch(all);
   ASSERT_TRUE(rest.ok());
-  EXPECT_EQ(rest->inferences.front().ts_ms, i - 1);
-  EXPECT_GT(rest->inferences.back().ts_ms, first_pending);
+  EXPECT_EQ(rest->inferences.back().ts_ms, i - 1);
+  EXPECT_GT(rest->inferences.front().ts_ms, first_pending);
   EXPECT_EQ(static_cast<std::int64_t>(rest->inferences.size()) + s->dropped.inferences, i - first_pending);
   auto state = b->ReportState();
   ASSERT_TRUE(state.ok());

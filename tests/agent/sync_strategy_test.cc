@@ -63,11 +63,12 @@ TEST(SyncStrategyTest, DecisionTable) {
       {"event no critical", StrategyKind::kEvent, In(t, 9999, 0, t - kDay, Wifi()), false},
       {"event full batch", StrategyKind::kEvent, In(t, 10000, 0, t - 1, Cell()), true},
       // opportunistic
-      {"opportunistic wifi 21%", StrategyKind::kOpportunistic, In(t, 1, 0, t - 1, Wifi(21)), true},
-      {"opportunistic wifi 20%", StrategyKind::kOpportunistic, In(t, 1, 0, t - 1, Wifi(20)), false},
-      {"opportunistic wifi 5% charging", StrategyKind::kOpportunistic, In(t, 1, 0, t - 1, Wifi(5, true)), true},
-      {"opportunistic wifi mains", StrategyKind::kOpportunistic, In(t, 1, 0, t - 1, Wifi()), true},
-      {"opportunistic ethernet", StrategyKind::kOpportunistic, In(t, 1, 0, t - 1, {NetworkType::kEthernet, 50, false}), true},
+      {"opportunistic wifi 21%", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin, Wifi(21)), true},
+      {"opportunistic wifi 20%", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin, Wifi(20)), false},
+      {"opportunistic wifi 5% charging", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin, Wifi(5, true)), true},
+      {"opportunistic wifi mains", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin, Wifi()), true},
+      {"opportunistic too soon", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin + 1, Wifi()), false},
+      {"opportunistic ethernet", StrategyKind::kOpportunistic, In(t, 1, 0, t - 15 * kMin, {NetworkType::kEthernet, 50, false}), true},
       {"opportunistic cellular full battery", StrategyKind::kOpportunistic, In(t, 1000, 1000, t - kDay, Cell(100)), false},
       // batched: nightly at 02:00
       {"batched after 02:00, last yesterday", StrategyKind::kBatched, In(kMidnight + 2 * kHour, 5, 5, kMidnight - kHour, Cell()), true},
@@ -86,6 +87,17 @@ TEST(SyncStrategyTest, DecisionTable) {
     const SyncDecision d = ShouldSync(c.kind, {}, c.in);
     EXPECT_EQ(d.sync, c.expected) << c.name << " (" << d.reason << ")";
     EXPECT_NE(std::string(d.reason), "") << c.name;
+  }
+}
+
+TEST(SyncStrategyTest, CriticalBurstsCanBeCoalesced) {
+  StrategyConfig c;
+  c.critical_min_interval_ms = 60'000;
+  const std::int64_t t = kMidnight + kHour;
+  for (const auto k : {StrategyKind::kEvent, StrategyKind::kAdaptive}) {
+    EXPECT_FALSE(Sync(k, In(t, 5, 5, t - 59'999, Cell()), c));
+    EXPECT_TRUE(Sync(k, In(t, 5, 5, t - 60'000, Cell()), c));
+    EXPECT_TRUE(Sync(k, In(t, 5, 5, t - 1, Cell())));  // the default: at once
   }
 }
 
@@ -122,8 +134,8 @@ TEST(SyncStrategyTest, ADayOfSessionsPerStrategy) {
   EXPECT_EQ(SessionsInADay(StrategyKind::kPeriodic), 24 * 12 - 1);  // the day starts synced
   EXPECT_EQ(SessionsInADay(StrategyKind::kEvent), 24);
   EXPECT_EQ(SessionsInADay(StrategyKind::kBatched), 1);
-  // Wifi until 08:00: a session whenever anything is pending (each second).
-  EXPECT_EQ(SessionsInADay(StrategyKind::kOpportunistic), 8 * 3600);
+  // Wifi until 08:00: every 15 minutes.
+  EXPECT_EQ(SessionsInADay(StrategyKind::kOpportunistic), 8 * 4 - 1);  // 00:15 .. 07:45
   // On cellular only the hourly anomaly (which is also the hour) starts one.
   EXPECT_EQ(SessionsInADay(StrategyKind::kAdaptive, 0), 24);
   // On Wi-Fi, every 51 s (more than 100 pending), and the anomalies.

@@ -116,6 +116,23 @@ TEST(SyncCodecTest, RoundTripsEdgeValuesExactly) {
   }
 }
 
+TEST(SyncCodecTest, EveryHashColumnFormRoundTrips) {
+  SyncMessage m = Sample(30);
+  auto size = [&](const SyncMessage& x) {
+    return EncodeSyncMessage(x, SyncFormat::kColumnar, false).value().size();
+  };
+  const std::size_t all_hex = size(m);
+  EXPECT_EQ(RoundTrip(m, SyncFormat::kColumnar, false), m);
+  for (std::size_t i = 0; i < m.batch.inferences.size(); i += 2) m.batch.inferences[i].input_hash.clear();
+  EXPECT_EQ(RoundTrip(m, SyncFormat::kColumnar, false), m);  // sparse: bitmap + raw bytes
+  EXPECT_LT(size(m), all_hex);
+  for (auto& r : m.batch.inferences) r.input_hash.clear();
+  EXPECT_EQ(RoundTrip(m, SyncFormat::kColumnar, false), m);  // all empty
+  m.batch.inferences[3].input_hash = "ABC";
+  m.batch.inferences[4].input_hash = "abcd";
+  EXPECT_EQ(RoundTrip(m, SyncFormat::kColumnar, false), m);  // strings
+}
+
 TEST(SyncCodecTest, EmptyBatchRoundTrips) {
   SyncMessage m;
   m.device_id = "d";
