@@ -47,7 +47,7 @@ Expected<double> Double(const ConfigValues& v, std::string_view key, double min,
 }  // namespace
 
 // clang-format off
-const std::array<ConfigKey, 36> kConfigKeys = {{
+const std::array<ConfigKey, 37> kConfigKeys = {{
   {"device_id", "", "this device's id (required; [A-Za-z0-9._-], 1 to 128 characters)"},
   {"token", "", "the device's bearer token for the server and its MQTT password"},
   {"server", "http://127.0.0.1:8000", "the cloud's base URL, http://HOST[:PORT]"},
@@ -68,6 +68,7 @@ const std::array<ConfigKey, 36> kConfigKeys = {{
   {"periodic_interval_ms", "300000", "periodic strategy: sync interval"},
   {"adaptive_wifi_pending", "100", "adaptive strategy: sync on Wi-Fi when more rows than this are pending"},
   {"adaptive_max_interval_ms", "3600000", "adaptive strategy: sync at least this often"},
+  {"critical_min_interval_ms", "0", "event and adaptive strategies: least time between syncs for critical rows (0: at once)"},
   {"opportunistic_min_battery", "20", "opportunistic strategy: minimum battery percent (strictly above)"},
   {"batched_hour", "2", "batched strategy: local hour of the nightly sync"},
   {"utc_offset_minutes", "0", "local time = UTC + this (batched strategy)"},
@@ -197,6 +198,7 @@ Expected<AgentSettings> ToSettings(const ConfigValues& v) {
   EDGEFLEET_ASSIGN_OR_RETURN(sc.periodic_interval_ms, Int(v, "periodic_interval_ms", 1, 7 * kDay));
   EDGEFLEET_ASSIGN_OR_RETURN(sc.adaptive_wifi_pending, Int(v, "adaptive_wifi_pending", 0, 1'000'000'000));
   EDGEFLEET_ASSIGN_OR_RETURN(sc.adaptive_max_interval_ms, Int(v, "adaptive_max_interval_ms", 1, 7 * kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(sc.critical_min_interval_ms, Int(v, "critical_min_interval_ms", 0, kDay));
   EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t battery, Int(v, "opportunistic_min_battery", 0, 100));
   sc.opportunistic_min_battery = static_cast<int>(battery);
   EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t hour, Int(v, "batched_hour", 0, 23));

@@ -33,7 +33,7 @@ struct ConfigKey {
 };
 
 // Every key, in the order of docs/agent.md.
-extern const std::array<ConfigKey, 36> kConfigKeys;
+extern const std::array<ConfigKey, 37> kConfigKeys;
 
 // "device_id" -> "--device-id".
 std::string FlagName(std::string_view key);
