@@ -6,12 +6,16 @@
 
 #include "cli/broker.h"
 #include "cli/data_pack.h"
+#include "cli/fleet_cmds.h"
 #include "cli/inspect.h"
+#include "cli/server_cmd.h"
 #include "cli/train.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"edgefleet: keeps a fleet of edge AI devices and a cloud in sync."};
   app.require_subcommand(1);
+  // Subcommands declared in their own files set this when parsed.
+  edgefleet::cli::Action action;
 
   CLI::App* model = app.add_subcommand("model", "Model artifacts.");
   model->require_subcommand(1);
@@ -20,6 +24,11 @@ int main(int argc, char** argv) {
   bool json = false;
   inspect->add_option("FILE", artifact, "model artifact (.efm)")->required();
   inspect->add_flag("--json", json, "one JSON object instead of text");
+  edgefleet::cli::AddModelCommands(*model, action);
+  edgefleet::cli::AddServerCommand(app, action);
+  edgefleet::cli::AddKeysCommands(app, action);
+  edgefleet::cli::AddDeviceCommands(app, action);
+  edgefleet::cli::AddAdminCommands(app, action);
 
   CLI::App* data = app.add_subcommand("data", "Recordings.");
   data->require_subcommand(1);
@@ -68,6 +77,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (action) return action();
   if (inspect->parsed()) return edgefleet::cli::InspectModel(artifact, json);
   if (pack->parsed()) return edgefleet::cli::PackData(from, out, level);
   if (train->parsed()) return edgefleet::cli::Train(train_args);

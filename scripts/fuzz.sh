@@ -9,12 +9,25 @@ seconds=${2:?usage: fuzz.sh BUILD_DIR SECONDS}
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-for target in artifact cloud_model packed_data telemetry http_request ota_state; do
+# Every libFuzzer target (fuzz/CMakeLists.txt), one line each so that additions merge.
+targets=(
+  artifact
+  cloud_model
+  packed_data
+  telemetry
+  http_request
+  ota_state
+  sync_codec
+  agent_source
+)
+
+for target in "${targets[@]}"; do
   mkdir -p "$build/fuzz/corpus-$target" "$root/fuzz/corpus/$target"
 done
 "$build/bin/fuzz_seed_artifacts" "$build/fuzz/corpus-artifact"
 "$build/bin/fuzz_seed_ml" "$build/fuzz/corpus-cloud_model" "$build/fuzz/corpus-packed_data"
-for target in artifact cloud_model packed_data telemetry http_request ota_state; do
+"$build/bin/fuzz_seed_sync" "$build/fuzz/corpus-sync_codec"
+for target in "${targets[@]}"; do
   work="$build/fuzz/corpus-$target"
   bin="$build/fuzz/${target}_fuzz"
   log="$build/fuzz/${target}.log"

@@ -716,26 +716,37 @@ class SqlStore final : public Store {
   // ---- escalations ----
 
   Expected<std::int64_t> InsertEscalation(const Escalation& e) override {
-    EDGEFLEET_RETURN_IF_ERROR(CheckEscalation(e));
+    EDGEFLEET_ASSIGN_OR_RETURN(const std::vector<std::int64_t> ids, InsertEscalations({&e, 1}));
+    return ids.front();
+  }
+
+  Expected<std::vector<std::int64_t>> InsertEscalations(std::span<const Escalation> batch) override {
+    if (batch.empty()) return std::vector<std::int64_t>{};
+    if (batch.size() > kMaxBatchRows) return Invalid("too many escalations in one batch");
+    for (const Escalation& e : batch) EDGEFLEET_RETURN_IF_ERROR(CheckEscalation(e));
     static const std::string count =
         "UPDATE devices SET escalations = escalations + 1, " + std::string(kLastSeen) + " WHERE id = $1";
-    const Value device[] = {Text(e.device_id), Int(e.received_ms)};
-    const Value params[] = {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
-                            Real(e.edge_mse),  Int(e.model_version), Real(e.cloud_mse),
-                            Int(e.label),      Real(e.confidence)};
-    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::int64_t> {
-      EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, device));
-      if (changed == 0) return DeviceNotFound(e.device_id);
-      EDGEFLEET_ASSIGN_OR_RETURN(
-          const Rows rows,
-          c.Query("INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
-                  " cloud_mse, label, confidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                  params));
-      if (rows.size() != 1) return Error(ErrorCode::kInternal, "insert returned no id");
-      RowReader r(rows[0]);
-      const std::int64_t id = r.Int(0);
-      EDGEFLEET_RETURN_IF_ERROR(r.status());
-      return id;
+    return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::vector<std::int64_t>> {
+      std::vector<std::int64_t> ids;
+      ids.reserve(batch.size());
+      for (const Escalation& e : batch) {
+        const Value device[] = {Text(e.device_id), Int(e.received_ms)};
+        const Value params[] = {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
+                                Real(e.edge_mse),  Int(e.model_version), Real(e.cloud_mse),
+                                Int(e.label),      Real(e.confidence)};
+        EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, device));
+        if (changed == 0) return DeviceNotFound(e.device_id);
+        EDGEFLEET_ASSIGN_OR_RETURN(
+            const Rows rows,
+            c.Query("INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
+                    " cloud_mse, label, confidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    params));
+        if (rows.size() != 1) return Error(ErrorCode::kInternal, "insert returned no id");
+        RowReader r(rows[0]);
+        ids.push_back(r.Int(0));
+        EDGEFLEET_RETURN_IF_ERROR(r.status());
+      }
+      return ids;
     });
   }
 

@@ -247,6 +247,11 @@ class Store {
   // ArchiveEscalations marks the given ids archived and returns how many were
   // not archived before; unknown ids are ignored.
   virtual Expected<std::int64_t> InsertEscalation(const Escalation& escalation) = 0;
+  // Several escalations in one transaction (the API's background writer):
+  // every one is validated first, then all are stored or none (kNotFound
+  // naming the first unknown device). Ids in input order. At most
+  // kMaxBatchRows.
+  virtual Expected<std::vector<std::int64_t>> InsertEscalations(std::span<const Escalation> batch) = 0;
   virtual Expected<std::int64_t> CountEscalations(const EscalationRange& range) = 0;
   virtual Expected<std::vector<Escalation>> ListEscalations(const EscalationRange& range,
                                                             std::size_t limit) = 0;  // by id

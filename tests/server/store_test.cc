@@ -345,6 +345,31 @@ TYPED_TEST(StoreTest, ModelVersionsOnlyGoUp) {
 
 // ---- escalations --------------------------------------------------------------------
 
+TYPED_TEST(StoreTest, InsertsEscalationBatchesWhollyOrNotAtAll) {
+  auto& store = *this->store_;
+  this->AddDevice("dev-1");
+  this->AddDevice("dev-2");
+  std::vector<Escalation> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(MakeEscalation(i < 3 ? "dev-1" : "dev-2", 100 + i));
+  const auto ids = store.InsertEscalations(batch).value();
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(store.GetDevice("dev-1").value().counters.escalations, 3);
+  EXPECT_EQ(store.GetDevice("dev-2").value().counters.escalations, 2);
+  EXPECT_EQ(store.GetDevice("dev-2").value().last_seen_ms, 104);
+  EXPECT_TRUE(store.InsertEscalations({}).value().empty());
+
+  // An unknown device anywhere in the batch: nothing of the batch is stored.
+  batch.push_back(MakeEscalation("ghost", 200));
+  EXPECT_EQ(store.InsertEscalations(batch).error().code(), ErrorCode::kNotFound);
+  // An invalid row: refused before anything is written.
+  batch.back() = MakeEscalation("dev-1", 200);
+  batch.back().confidence = 2;
+  EXPECT_EQ(store.InsertEscalations(batch).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store.CountEscalations({}).value(), 5);
+  EXPECT_EQ(store.GetDevice("dev-1").value().counters.escalations, 3);
+}
+
 TYPED_TEST(StoreTest, StoresEscalationsCountsRangesAndArchives) {
   auto& store = *this->store_;
   this->AddDevice("dev-1");

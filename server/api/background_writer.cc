@@ -1,0 +1,339 @@
+#include "server/api/background_writer.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <vector>
+
+namespace edgefleet::server::api {
+namespace {
+
+using common::Error;
+using common::ErrorCode;
+using common::Expected;
+
+constexpr int kUnavailableRetries = 50;
+constexpr auto kRetryPause = std::chrono::milliseconds(100);
+
+template <typename T>
+void AppendNumber(std::string& out, T value) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+  out.append(buf, r.ptr);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void AppendLine(std::string& out, const store::Escalation& e, std::int64_t id) {
+  out += "{\"id\":";
+  AppendNumber(out, id);
+  out += ",\"ts\":";
+  AppendNumber(out, static_cast<double>(e.received_ms) / 1000.0);
+  out += ",\"received_ms\":";
+  AppendNumber(out, e.received_ms);
+  out += ",\"device_id\":";
+  AppendJsonString(out, e.device_id);
+  out += ",\"model_version\":";
+  AppendNumber(out, e.model_version);
+  out += ",\"edge_mse\":";
+  AppendNumber(out, e.edge_mse);
+  out += ",\"cloud_mse\":";
+  AppendNumber(out, e.cloud_mse);
+  out += e.label == 1 ? ",\"classification\":\"anomaly\",\"label\":1" : ",\"classification\":\"normal\",\"label\":0";
+  out += ",\"confidence\":";
+  AppendNumber(out, e.confidence);
+  out += ",\"features\":[";
+  for (std::size_t i = 0; i < e.features.size(); ++i) {
+    if (i) out += ',';
+    AppendNumber(out, e.features[i]);
+  }
+  out += "]}\n";
+}
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void FsyncDirectory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string UtcStamp(std::int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+void Merge(store::DeviceReport& into, const store::DeviceReport& r) {
+  into.seen_ms = std::max(into.seen_ms, r.seen_ms);
+  if (r.model_version) into.model_version = r.model_version;
+  if (r.firmware_version) into.firmware_version = r.firmware_version;
+  if (r.ram_mb) into.ram_mb = r.ram_mb;
+  if (r.buffer_depth) into.buffer_depth = r.buffer_depth;
+  if (r.backoff) into.backoff = r.backoff;
+  if (r.dropped_rows) into.dropped_rows = r.dropped_rows;
+  if (r.health_json) into.health_json = r.health_json;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<BackgroundWriter>> BackgroundWriter::Start(store::Store& store, const Clock& clock,
+                                                                    const WriterOptions& options,
+                                                                    ApiMetrics& metrics) {
+  if (options.batch_max == 0 || options.batch_max > store::kMaxBatchRows) {
+    return Error(ErrorCode::kInvalidArgument, "batch_max must be 1 to " + std::to_string(store::kMaxBatchRows));
+  }
+  int fd = -1;
+  std::uint64_t size = 0;
+  if (!options.log_path.empty()) {
+    const std::filesystem::path path(options.log_path);
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) return Error(ErrorCode::kIo, "cannot create " + path.parent_path().string() + ": " + ec.message());
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) return Error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
+    struct stat st{};
+    if (::fstat(fd, &st) == 0) size = static_cast<std::uint64_t>(st.st_size);
+  }
+  return std::unique_ptr<BackgroundWriter>(new BackgroundWriter(store, clock, options, metrics, fd, size));
+}
+
+BackgroundWriter::BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options,
+                                   ApiMetrics& metrics, int log_fd, std::uint64_t log_size)
+    : store_(store), clock_(clock), options_(options), metrics_(metrics), log_fd_(log_fd), log_size_(log_size) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+BackgroundWriter::~BackgroundWriter() {
+  Stop();
+  if (log_fd_ >= 0) ::close(log_fd_);
+}
+
+bool BackgroundWriter::Enqueue(store::Escalation escalation) {
+  std::unique_lock lock(mu_);
+  if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
+  const bool idle = queue_.empty() && reports_.empty();
+  if (queue_.empty()) oldest_ = std::chrono::steady_clock::now();
+  queue_.push_back(std::move(escalation));
+  ++generation_;
+  const bool full_batch = queue_.size() == options_.batch_max;
+  metrics_.escalation_queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
+  lock.unlock();
+  Inc(metrics_.escalations_queued);
+  // Wake the writer only when it may be asleep without a deadline, or when a
+  // batch is full: one futex call per batch, not per row.
+  if (idle || full_batch) wake_.notify_one();
+  return true;
+}
+
+void BackgroundWriter::NoteReport(const std::string& device_id, const store::DeviceReport& report) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return;
+  const bool idle = queue_.empty() && reports_.empty();
+  if (idle) oldest_ = std::chrono::steady_clock::now();
+  auto [it, inserted] = reports_.try_emplace(device_id, report);
+  if (!inserted) Merge(it->second, report);
+  ++generation_;
+  lock.unlock();
+  if (idle) wake_.notify_one();
+}
+
+void BackgroundWriter::Flush() {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = generation_;
+  if (done_ >= target) return;
+  requested_ = std::max(requested_, target);
+  flush_ = true;
+  wake_.notify_one();
+  progress_.wait(lock, [&] { return done_ >= target; });
+}
+
+void BackgroundWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t BackgroundWriter::depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void BackgroundWriter::Run() {
+  std::unique_lock lock(mu_);
+  bool backlog = false;
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || flush_ || !queue_.empty() || !reports_.empty(); });
+    const auto urgent = [&] { return stopping_ || flush_ || queue_.size() >= options_.batch_max; };
+    // A batch starts when its oldest row (or report) has waited the interval;
+    // rows left behind by a full batch have waited that long already.
+    if (!backlog && !urgent()) {
+      wake_.wait_until(lock, oldest_ + std::chrono::milliseconds(options_.batch_interval_ms), urgent);
+    }
+    std::vector<store::Escalation> batch;
+    const std::size_t n = std::min(queue_.size(), options_.batch_max);
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    std::map<std::string, store::DeviceReport> reports;
+    reports.swap(reports_);
+    const std::uint64_t generation = generation_;
+    const bool all = queue_.empty();
+    backlog = !all;
+    if (!all) oldest_ = std::chrono::steady_clock::now();
+    metrics_.escalation_queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
+    lock.unlock();
+
+    if (!batch.empty()) WriteBatch(batch);
+    if (!reports.empty()) WriteReports(reports);
+
+    lock.lock();
+    if (all) done_ = std::max(done_, generation);
+    if (done_ >= requested_) flush_ = false;
+    progress_.notify_all();
+    if (stopping_ && queue_.empty() && reports_.empty()) break;
+  }
+}
+
+std::vector<std::int64_t> BackgroundWriter::StoreBatch(std::vector<store::Escalation>& batch) {
+  for (int attempt = 0;; ++attempt) {
+    auto ids = store_.InsertEscalations(batch);
+    if (ids.ok()) return std::move(ids).value();
+    const ErrorCode code = ids.error().code();
+    const bool transient = code == ErrorCode::kUnavailable || code == ErrorCode::kAborted;
+    if (transient && attempt < kUnavailableRetries) {
+      spdlog::warn("escalation writer: {} (attempt {}), retrying", ids.error().ToString(), attempt + 1);
+      std::this_thread::sleep_for(kRetryPause);
+      continue;
+    }
+    if (transient) {
+      spdlog::error("escalation writer: dropping {} escalations: {}", batch.size(), ids.error().ToString());
+      Inc(metrics_.escalations_dropped, batch.size());
+      return std::vector<std::int64_t>(batch.size(), 0);
+    }
+    break;  // refused as a whole: find the rows at fault
+  }
+  std::vector<std::int64_t> out;
+  out.reserve(batch.size());
+  for (const store::Escalation& e : batch) {
+    auto id = store_.InsertEscalation(e);
+    if (id.ok()) {
+      out.push_back(id.value());
+    } else {
+      spdlog::error("escalation writer: dropping an escalation of device '{}': {}", e.device_id,
+                    id.error().ToString());
+      Inc(metrics_.escalations_dropped);
+      out.push_back(0);
+    }
+  }
+  return out;
+}
+
+void BackgroundWriter::WriteBatch(std::vector<store::Escalation>& batch) {
+  const std::vector<std::int64_t> ids = StoreBatch(batch);
+  std::uint64_t stored = 0;
+  for (const std::int64_t id : ids) stored += id != 0 ? 1 : 0;
+  Inc(metrics_.escalations_stored, stored);
+  Inc(metrics_.escalation_batches);
+  if (log_fd_ >= 0 && stored > 0) AppendToLog(batch, ids);
+}
+
+void BackgroundWriter::AppendToLog(const std::vector<store::Escalation>& batch,
+                                   const std::vector<std::int64_t>& ids) {
+  std::string text;
+  text.reserve(batch.size() * 4096);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (ids[i] != 0) AppendLine(text, batch[i], ids[i]);
+  }
+  if (log_size_ > 0 && log_size_ + text.size() > options_.log_rotate_bytes) RotateLog();
+  if (log_fd_ < 0) return;
+  if (!WriteAll(log_fd_, text) || (options_.log_fsync && ::fdatasync(log_fd_) != 0)) {
+    spdlog::error("escalation log {}: {}", options_.log_path, std::strerror(errno));
+    Inc(metrics_.escalation_log_errors);
+    return;
+  }
+  log_size_ += text.size();
+  Inc(metrics_.escalation_log_bytes, text.size());
+}
+
+void BackgroundWriter::RotateLog() {
+  const std::filesystem::path path(options_.log_path);
+  const std::filesystem::path dir = path.parent_path();
+  std::filesystem::path target;
+  const std::string stamp = UtcStamp(clock_.NowMs());
+  std::error_code ec;
+  for (int i = 0;; ++i) {
+    target = dir / (path.stem().string() + "-" + stamp + (i ? "-" + std::to_string(i) : "") +
+                    path.extension().string());
+    if (!std::filesystem::exists(target, ec)) break;
+  }
+  if (options_.log_fsync) ::fdatasync(log_fd_);
+  ::close(log_fd_);
+  log_fd_ = -1;
+  std::filesystem::rename(path, target, ec);
+  if (ec) spdlog::error("rotating {}: {}", path.string(), ec.message());
+  log_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd_ < 0) {
+    spdlog::error("escalation log {}: {}", path.string(), std::strerror(errno));
+    Inc(metrics_.escalation_log_errors);
+    return;
+  }
+  struct stat st{};
+  log_size_ = ::fstat(log_fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  FsyncDirectory(dir);
+  Inc(metrics_.escalation_log_rotations);
+  spdlog::info("escalation log rotated to {}", target.string());
+}
+
+void BackgroundWriter::WriteReports(std::map<std::string, store::DeviceReport>& reports) {
+  for (const auto& [device, report] : reports) {
+    if (auto r = store_.RecordDeviceReport(device, report); !r.ok()) {
+      spdlog::warn("device report of '{}' not stored: {}", device, r.error().ToString());
+    }
+  }
+}
+
+}  // namespace edgefleet::server::api

@@ -1,0 +1,212 @@
+#include "server/api/classify.h"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "server/api/context.h"
+#include "server/api/handler_util.h"
+
+namespace edgefleet::server::api {
+namespace {
+
+using http::Response;
+
+Response Bad(std::string_view code, std::string message) { return Response::Error(400, code, message); }
+
+// A double from a JSON number element (integers included).
+bool NumberOf(simdjson::dom::element el, double* out) {
+  switch (el.type()) {
+    case simdjson::dom::element_type::DOUBLE:
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+      return !el.get_double().get(*out);
+    default:
+      return false;
+  }
+}
+
+std::optional<std::int64_t> VersionOf(simdjson::dom::element el) {
+  std::int64_t v = 0;
+  if (el.type() == simdjson::dom::element_type::INT64) {
+    if (el.get_int64().get(v) || v < 0) return std::nullopt;
+    return v;
+  }
+  if (el.type() == simdjson::dom::element_type::STRING) {
+    std::string_view s;
+    if (el.get_string().get(s)) return std::nullopt;
+    auto parsed = ParseInteger(s, "model_version", 0, std::numeric_limits<std::int64_t>::max());
+    if (!parsed.ok()) return std::nullopt;
+    return parsed.value();
+  }
+  return std::nullopt;
+}
+
+ml::SpectralFeatures& Scratch(const ml::CloudModel& model) {
+  thread_local std::unique_ptr<ml::SpectralFeatures> scratch;
+  thread_local const ml::CloudModel* owner = nullptr;
+  if (!scratch || owner != &model) {
+    scratch = std::make_unique<ml::SpectralFeatures>(model.window_len, model.axes);
+    owner = &model;
+  }
+  return *scratch;
+}
+
+Response Classify(ServerContext& ctx, const http::Request& request) {
+  const auto reject = [&](Response r) {
+    Inc(ctx.metrics.classify_rejected);
+    return r;
+  };
+  // No token: refused before the body is read.
+  if (!ExtractToken(request)) {
+    Response denied;
+    Authorize(ctx, request, Access::kThisDevice, "", &denied);
+    return reject(std::move(denied));
+  }
+  Response bad;
+  std::optional<ClassifyRequest> parsed = ParseClassifyRequest(request.body, &bad);
+  if (!parsed) return reject(std::move(bad));
+  ClassifyRequest& in = *parsed;
+
+  if (!Authorize(ctx, request, Access::kThisDevice, in.device_id, &bad)) return reject(std::move(bad));
+  if (!ctx.cloud) return Response::Error(503, "model_unavailable", ctx.cloud_error + ".");
+
+  const ml::CloudModel& model = *ctx.cloud;
+  const ml::CloudScore score = ml::Score(model, Scratch(model), in.features);
+  if (!std::isfinite(score.score) || score.score < 0) {
+    return ErrorResponse(common::Error(common::ErrorCode::kInternal, "the cloud model gave a non-finite score"));
+  }
+  const double t = static_cast<double>(model.threshold);
+  const double mse = static_cast<double>(score.score);
+  const double confidence = t > 0 ? 0.5 + 0.5 * std::tanh(std::fabs(mse - t) / t) : 1.0;
+  const int label = score.anomaly ? 1 : 0;
+
+  store::Escalation e;
+  e.device_id = in.device_id;
+  e.received_ms = ctx.clock.NowMs();
+  e.features.assign(in.features.begin(), in.features.end());
+  e.edge_mse = in.edge_mse;
+  e.model_version = in.model_version;
+  e.cloud_mse = mse;
+  e.label = label;
+  e.confidence = confidence;
+  if (!ctx.writer->Enqueue(std::move(e))) {
+    Inc(ctx.metrics.escalations_overflow);
+    Response busy = Response::Error(503, "overloaded", "The escalation queue is full; retry later.");
+    busy.headers.emplace_back("Retry-After", "1");
+    return busy;
+  }
+  Inc(label ? ctx.metrics.classify_anomaly : ctx.metrics.classify_normal);
+
+  const auto latest = ctx.registry->Latest();
+  std::string body;
+  body.reserve(192);
+  body += label ? "{\"classification\":\"anomaly\",\"label\":1" : "{\"classification\":\"normal\",\"label\":0";
+  body += ",\"confidence\":";
+  AppendJsonNumber(body, confidence);
+  body += ",\"mse\":";
+  AppendJsonNumber(body, score.score);
+  body += ",\"model_version\":";
+  body += std::to_string(latest.ok() ? latest.value().version : 0);
+  body += ",\"cloud_model_version\":";
+  body += std::to_string(model.version);
+  body += '}';
+  return Response::Json(std::move(body));
+}
+
+}  // namespace
+
+std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad) {
+  if (body.size() > kMaxClassifyBodyBytes) {
+    *bad = Response::Error(413, "body_too_large",
+                           "A /classify body is at most " + std::to_string(kMaxClassifyBodyBytes) + " bytes.");
+    return std::nullopt;
+  }
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
+  thread_local simdjson::dom::parser parser;
+  thread_local std::vector<char> padded;
+  if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING) padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+  std::copy(body.begin(), body.end(), padded.begin());
+  simdjson::dom::element root;
+  if (const auto error = parser.parse(padded.data(), body.size(), false).get(root); error) {
+    const bool number = error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE;
+    *bad = Bad("invalid_json", number ? "The body holds a number JSON cannot carry (out of range or malformed)."
+                                      : std::string("The body is not valid JSON (") +
+                                            simdjson::error_message(error) + ").");
+    return std::nullopt;
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) {
+    *bad = Bad("invalid_json", "The body must be a JSON object.");
+    return std::nullopt;
+  }
+  ClassifyRequest out;
+  bool have_device = false, have_features = false, have_mse = false, have_version = false;
+  const auto once = [&](bool& seen, std::string_view key) {
+    if (seen) *bad = Bad("invalid_argument", "The key '" + std::string(key) + "' appears twice.");
+    const bool first = !seen;
+    seen = true;
+    return first;
+  };
+  for (const simdjson::dom::key_value_pair field : object) {
+    if (field.key == "device_id") {
+      if (!once(have_device, field.key)) return std::nullopt;
+      std::string_view id;
+      if (field.value.get_string().get(id) || !IsDeviceId(id)) {
+        *bad = Bad("invalid_argument", "device_id must be a string of 1 to 128 letters, digits, '-', '_', '.' or ':'.");
+        return std::nullopt;
+      }
+      out.device_id = std::string(id);
+    } else if (field.key == "features") {
+      if (!once(have_features, field.key)) return std::nullopt;
+      simdjson::dom::array array;
+      if (field.value.get_array().get(array)) {
+        *bad = Bad("invalid_argument", "features must be an array of 300 numbers.");
+        return std::nullopt;
+      }
+      const std::size_t n = array.size();
+      if (n != out.features.size()) {
+        *bad = Bad("invalid_argument", "features must hold exactly 300 numbers, not " + std::to_string(n) + ".");
+        return std::nullopt;
+      }
+      std::size_t i = 0;
+      for (const simdjson::dom::element v : array) {
+        double d = 0;
+        if (!NumberOf(v, &d) || !std::isfinite(d) || std::fabs(d) > kMaxAbsFeature) {
+          *bad = Bad("invalid_argument", "features[" + std::to_string(i) +
+                                             "] must be a finite number of magnitude at most 1e6.");
+          return std::nullopt;
+        }
+        out.features[i++] = static_cast<float>(d);
+      }
+    } else if (field.key == "edge_mse") {
+      if (!once(have_mse, field.key)) return std::nullopt;
+      if (!NumberOf(field.value, &out.edge_mse) || !std::isfinite(out.edge_mse) || out.edge_mse < 0 ||
+          out.edge_mse > 1e30) {
+        *bad = Bad("invalid_argument", "edge_mse must be a finite number >= 0.");
+        return std::nullopt;
+      }
+    } else if (field.key == "model_version") {
+      if (!once(have_version, field.key)) return std::nullopt;
+      const auto version = VersionOf(field.value);
+      if (!version) {
+        *bad = Bad("invalid_argument", "model_version must be an integer >= 0.");
+        return std::nullopt;
+      }
+      out.model_version = *version;
+    }
+  }
+  if (!have_device) *bad = Bad("invalid_argument", "device_id is missing.");
+  else if (!have_features) *bad = Bad("invalid_argument", "features is missing.");
+  else if (!have_mse) *bad = Bad("invalid_argument", "edge_mse is missing.");
+  else return out;
+  return std::nullopt;
+}
+
+void AddClassifyRoutes(http::Routes& routes, ServerContext& ctx) {
+  routes.Add(http::Method::kPost, "/classify", [&ctx](const http::Request& r) { return Classify(ctx, r); });
+}
+
+}  // namespace edgefleet::server::api

@@ -1,0 +1,47 @@
+// POST /classify: the cloud tier of SPEC section 3.
+//
+// Request (the seeds' field names): {"device_id": str, "features": [300
+// numbers], "edge_mse": number >= 0, "model_version": integer >= 0
+// (optional, or a string of digits)}. Unknown keys are ignored, a key given
+// twice is refused. Every feature must be a finite number with |x| <= 1e6
+// (in g); NaN and Infinity are not JSON and are refused as such, and so is a
+// number too large for a double (1e999).
+//
+// Answer: {"classification": "normal"|"anomaly", "label": 0|1, "confidence",
+// "mse" (the cloud model's score), "model_version" (the edge model version
+// the server offers, 0 when none), "cloud_model_version"}.
+// confidence = 0.5 + 0.5 * tanh(|mse - t| / t) with t the cloud model's
+// threshold: 0.5 at the threshold, towards 1 away from it.
+//
+// The escalation is handed to the BackgroundWriter (store + JSON-lines log)
+// before the answer; a full queue answers 503 (the device falls back).
+//
+// Threads: the parse uses a per-thread simdjson parser and a per-thread
+// feature scratch; nothing is shared but the read-only cloud model.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/http/message.h"
+
+namespace edgefleet::server::api {
+
+inline constexpr std::size_t kMaxClassifyBodyBytes = 64 * 1024;
+inline constexpr double kMaxAbsFeature = 1e6;
+
+struct ClassifyRequest {
+  std::string device_id;
+  std::array<float, 300> features{};
+  double edge_mse = 0;
+  std::int64_t model_version = 0;
+};
+
+// Parses and validates a /classify body. On failure nullopt and `*bad` holds
+// the 4xx answer. Exposed for tests and the fuzz target.
+std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad);
+
+}  // namespace edgefleet::server::api
