@@ -9,13 +9,13 @@ seconds=${2:?usage: fuzz.sh BUILD_DIR SECONDS}
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-for target in artifact cloud_model packed_data sync_codec; do
+for target in artifact cloud_model packed_data sync_codec api_request; do
   mkdir -p "$build/fuzz/corpus-$target" "$root/fuzz/corpus/$target"
 done
 "$build/bin/fuzz_seed_artifacts" "$build/fuzz/corpus-artifact"
 "$build/bin/fuzz_seed_ml" "$build/fuzz/corpus-cloud_model" "$build/fuzz/corpus-packed_data"
 "$build/bin/fuzz_seed_sync" "$build/fuzz/corpus-sync_codec"
-for target in artifact cloud_model packed_data sync_codec; do
+for target in artifact cloud_model packed_data sync_codec api_request; do
   work="$build/fuzz/corpus-$target"
   bin="$build/fuzz/${target}_fuzz"
   log="$build/fuzz/${target}.log"
