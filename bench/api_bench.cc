@@ -127,6 +127,23 @@ void BM_UpdateCheck(benchmark::State& state) {
 }
 BENCHMARK(BM_UpdateCheck)->Unit(benchmark::kMicrosecond);
 
+// The background writer's database half: one transaction of batch rows.
+void BM_StoreEscalationBatch(benchmark::State& state) {
+  Setup& s = S();
+  std::vector<store::Escalation> batch(static_cast<std::size_t>(state.range(0)));
+  for (store::Escalation& e : batch) {
+    e.device_id = "fan-0001";
+    e.received_ms = 1;
+    e.features.assign(300, 0.0123f);
+    e.edge_mse = 0.02;
+    e.cloud_mse = 1.5;
+    e.confidence = 0.7;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(s.ctx->store->InsertEscalations(batch));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_StoreEscalationBatch)->Arg(1000)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
