@@ -215,7 +215,7 @@ TEST_F(ServerE2eTest, SlowHeadersOneByteASecondAreCutOffWith408) {
 
 TEST_F(ServerE2eTest, TheSeedsPythonClientsWorkUnchangedButForTheBearerHeader) {
   const std::string script = std::string(EDGEFLEET_SOURCE_DIR) + "/tests/server/seed_compat.py";
-  const RunResult r = testing::Run({"/usr/bin/python3", script, "--url", "http://127.0.0.1:" + std::to_string(server_.port()),
+  const RunResult r = RunProcess({"/usr/bin/python3", script, "--url", "http://127.0.0.1:" + std::to_string(server_.port()),
                            "--token", server_.device_token(), "--admin-token", server_.admin_token(), "--device",
                            "fan-0001", "--artifact", server_.golden().string(), "--public-key",
                            (server_.data() / "keys" / "server.pub").string()},
@@ -242,6 +242,44 @@ TEST_F(ServerE2eTest, StopDrainsEveryAnsweredEscalation) {
   int lines = 0;
   for (std::string line; std::getline(log, line);) ++lines;
   EXPECT_EQ(lines, n);
+}
+
+// The CLI around the server: exit statuses (0, 1 failure, 2 usage), keys that
+// are not overwritten, sign / verify round trips, a tampered artifact refused.
+TEST(ServerCli, SignVerifyAndExitStatuses) {
+  ServerProcess s;  // keys generated, devices added, v1 published; not started
+  const std::string bin = EDGEFLEET_BIN;
+  const std::string dir = s.data().string();
+  const std::string sig = dir + "/edge.sig";
+  EXPECT_EQ(RunProcess({bin, "model", "sign", s.golden().string(), "--data-dir", dir, "--out", sig}).exit_code, 0);
+  const RunResult verified = RunProcess({bin, "model", "verify", s.golden().string(), "--data-dir", dir, "--signature", sig});
+  EXPECT_EQ(verified.exit_code, 0);
+  EXPECT_NE(verified.out.find("ok: "), std::string::npos);
+  // The registry stored the same signature (Ed25519 is deterministic).
+  auto store = store::OpenStore("sqlite:" + dir + "/edgefleet.db").value();
+  std::ifstream sig_in(sig);
+  std::string sig_text;
+  sig_in >> sig_text;
+  EXPECT_EQ(store->GetModel(1).value().signature, sig_text);
+
+  // One byte changed: the core's parser refuses it before any signature check.
+  std::string bytes = api::testing::TrainedModels().golden_v1;
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  const std::string tampered = dir + "/tampered.efm";
+  std::ofstream(tampered, std::ios::binary) << bytes;
+  EXPECT_EQ(RunProcess({bin, "model", "verify", tampered, "--data-dir", dir, "--signature", sig}).exit_code, 1);
+  EXPECT_EQ(RunProcess({bin, "model", "publish", tampered, "--data-dir", dir}).exit_code, 1);
+  // Republishing version 1: refused, nothing changes.
+  EXPECT_EQ(RunProcess({bin, "model", "publish", s.golden().string(), "--data-dir", dir}).exit_code, 1);
+  EXPECT_EQ(RunProcess({bin, "keys", "generate", "--data-dir", dir}).exit_code, 1);  // never overwritten silently
+  EXPECT_EQ(RunProcess({bin, "device", "add", "fan-0001", "--data-dir", dir}).exit_code, 1);  // exists
+  EXPECT_EQ(RunProcess({bin, "device", "add", "bad id", "--data-dir", dir}).exit_code, 1);
+  EXPECT_EQ(RunProcess({bin, "device", "add", "fan-9"}).exit_code, 2);  // no --data-dir
+  EXPECT_EQ(RunProcess({bin, "server"}).exit_code, 2);
+  EXPECT_EQ(RunProcess({bin, "server", "--data-dir", dir, "--port", "70000"}).exit_code, 2);
+  EXPECT_EQ(RunProcess({bin, "model", "frobnicate"}).exit_code, 2);
+  EXPECT_EQ(store->ListModels().value().size(), 1u);
+  EXPECT_EQ(store->ListDevices().value().size(), 2u);
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ struct RunResult {
 };
 
 // Runs argv[0] with the arguments, stdout captured, stderr to `err_file`.
-inline RunResult Run(const std::vector<std::string>& argv, const std::string& err_file = "/dev/null") {
+inline RunResult RunProcess(const std::vector<std::string>& argv, const std::string& err_file = "/dev/null") {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return {};
   posix_spawn_file_actions_t actions;
@@ -93,7 +93,7 @@ class ServerProcess {
     args.insert(args.begin(), EDGEFLEET_BIN);
     args.push_back("--data-dir");
     args.push_back(data_.string());
-    return Run(args, err_);
+    return RunProcess(args, err_);
   }
 
   // Starts the server and waits until it listens.
