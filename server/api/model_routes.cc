@@ -61,8 +61,14 @@ Response ModelVersion(ServerContext& ctx, const Request& request) {
   if (device_id && !IsDeviceId(*device_id)) {
     return Response::Error(400, "invalid_argument", "device_id is not a valid device id.");
   }
-  const Access access = device_id ? Access::kThisDevice : Access::kAnyDevice;
-  if (!Authorize(ctx, request, access, device_id.value_or(""), &bad)) return bad;
+  // The latest version's metadata is public, as on the seeds' server (load
+  // balancers, probes and compare.py ask without a token); it reveals nothing
+  // the signed manifest does not. A request naming a device, or carrying a
+  // token, is authenticated: it counts as that device being seen.
+  if (device_id || request.HeaderValue("Authorization")) {
+    const Access access = device_id ? Access::kThisDevice : Access::kAnyDevice;
+    if (!Authorize(ctx, request, access, device_id.value_or(""), &bad)) return bad;
+  }
   if (device_id) ctx.writer->NoteReport(*device_id, SeenReport(ctx.clock.NowMs()));
   const auto model = ResolveModel(ctx, request, &bad);
   if (!model) return bad;

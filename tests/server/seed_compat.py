@@ -294,9 +294,12 @@ async def main_async(args):
     await ota_client(args.url, args.device, args.artifact, args.public_key, args.admin_token)
     # Without the bearer header the server refuses, with a JSON error.
     async with aiohttp.ClientSession() as session:
-        async with session.get(f"{args.url}/model/version") as resp:
+        async with session.get(f"{args.url}/api/updates/check", params={"device_id": args.device}) as resp:
             check(resp.status == 401 and (await resp.json())["error"] == "unauthenticated",
                   "no token: 401 with a JSON error")
+        async with session.get(f"{args.url}/model/version") as resp:
+            check(resp.status == 200 and "sha256" in await resp.json(),
+                  "GET /model/version without a token: the public latest version")
 
 
 def main():
