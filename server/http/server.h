@@ -18,6 +18,20 @@
 // Ownership: the server copies the Routes and Options; `registry` (may be
 // null: the server then keeps its own) must outlive the server.
 //
+// Use:
+//   metrics::Registry registry;
+//   Routes routes;
+//   routes.Add(Method::kGet, "/model/version", [](const Request&) { return Response::Json("{}"); });
+//   routes.Add(Method::kGet, "/metrics", [&registry](const Request&) {
+//     Response r; r.content_type = "text/plain; version=0.0.4"; r.body = registry.RenderPrometheus(); return r;
+//   });
+//   ServerOptions options;
+//   options.port = 8000;
+//   HttpServer server(options, std::move(routes), &registry);
+//   if (auto started = server.Start(); !started.ok()) return started.error();
+//   ...                 // on SIGTERM:
+//   server.Stop();
+//
 // Threads: Start and Stop are called from one controlling thread. Handlers
 // run on the worker threads, concurrently. port() and metrics() are safe from
 // any thread after Start.
