@@ -8,9 +8,10 @@
 // (400, 404, 405, 408, 413, 431, 500) carries the JSON body
 // {"error","message"}. It records edgefleet_http_* metrics in a Registry.
 //
-// Design: one io_context per worker thread, each with its own SO_REUSEPORT
-// acceptor on the same port, so a connection lives on one thread from accept
-// to close and the request path takes no lock. Per connection, the read
+// Design: one io_context per worker thread; one acceptor deals connections
+// to the workers in turn (or, with reuse_port, an SO_REUSEPORT acceptor per
+// worker), so a connection lives on one thread from accept to close and the
+// request path takes no lock. Per connection, the read
 // buffer, the parsed header storage and the response head are reused from
 // request to request. Timeouts are checked by one sweep timer per worker
 // (a quarter of the shortest timeout), not by a timer per operation.
@@ -56,6 +57,10 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0: an ephemeral port, see HttpServer::port()
   unsigned threads = 0;    // 0: the number of cores
   int backlog = 4096;
+  // false: one acceptor (on the first worker) deals connections to the
+  // workers in turn, an even split; true: an SO_REUSEPORT listener per
+  // worker, the kernel hashing connections over them.
+  bool reuse_port = false;
   std::size_t header_limit = 8 * 1024;     // request line + headers; 431 beyond
   std::size_t body_limit = 1024 * 1024;    // 413 beyond
   // Larger or smaller limits by path prefix ("/api/sync", 8 MiB); the

@@ -234,6 +234,20 @@ TEST_F(HttpServerTest, ServesConcurrentClientsOnSeveralThreads) {
             kClients * kRequests);
 }
 
+TEST_F(HttpServerTest, ServesWithAReusePortListenerPerWorker) {
+  ServerOptions o;
+  o.reuse_port = true;
+  o.threads = 3;
+  StartServer(o);
+  for (int i = 0; i < 12; ++i) {
+    RawClient c(port());
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+  }
+}
+
 TEST_F(HttpServerTest, RestartsOnAnotherServerAfterStop) {
   StartServer();
   server_->Stop();
