@@ -292,7 +292,7 @@ class Connection final : public ConnectionBase {
     const Routes::Match m = shared_.routes.Find(r.method, r.path);
     route_ = m.route >= 0 ? static_cast<std::size_t>(m.route) + 1 : 0;
     if (m.handler == nullptr) {
-      response_ = Routes::NotRouted(r, m);
+      response_ = shared_.routes.NotRouted(r, m);
     } else {
       try {
         response_ = (*m.handler)(r);

@@ -46,6 +46,7 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithJsonBodies) {
   r = c.Read();
   ASSERT_TRUE(r);
   ExpectJsonError(*r, 405, "method_not_allowed");
+  EXPECT_EQ(r->headers.at("allow"), "GET, HEAD");
   // The connection survives routing errors.
   ASSERT_TRUE(c.Send(Get("/hello")));
   r = c.Read();
