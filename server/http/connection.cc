@@ -278,7 +278,7 @@ class Connection final : public ConnectionBase {
     const std::size_t q = r.target.find('?');
     r.path = r.target.substr(0, q);
     r.query = q == std::string_view::npos ? std::string_view() : r.target.substr(q + 1);
-    r.body = store_.body;
+    r.body = store_.Body();  // may point into buffer_, untouched until the next Read
     r.remote = remote_;
     r.headers.clear();
     const std::string_view fields = store_.fields;
