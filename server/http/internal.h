@@ -101,7 +101,10 @@ class Worker {
 
  private:
   void Accept();
-  // Starts a connection for a socket accepted for this worker.
+  // The worker the next accepted connection goes to.
+  Worker* NextTarget();
+  // Hands an accepted socket to its worker; Adopt starts its connection.
+  void Dispatch(Worker& target, boost::asio::ip::tcp::socket socket);
   void Adopt(boost::asio::ip::tcp::socket socket);
   std::size_t next_ = 0;  // round-robin position
   std::unordered_map<std::uint32_t, metrics::Counter*> counters_;

@@ -50,8 +50,8 @@ void Worker::StartAccepting() {
 // split exactly evenly; with reuse_port each worker accepts its own (the
 // kernel hashes connections over the listeners).
 void Worker::Accept() {
-  Worker& target = shared.options.reuse_port ? *this : *shared.workers[next_++ % shared.workers.size()];
-  acceptor.async_accept(target.ioc, [this, &target](boost::system::error_code ec, tcp::socket socket) {
+  Worker* target = NextTarget();
+  acceptor.async_accept(target->ioc, [this, target](boost::system::error_code ec, tcp::socket socket) {
     if (stopping) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -62,13 +62,33 @@ void Worker::Accept() {
       });
       return;
     }
-    if (&target == this) {
-      Adopt(std::move(socket));
-    } else {
-      asio::post(target.ioc, [t = &target, s = std::move(socket)]() mutable { t->Adopt(std::move(s)); });
+    Dispatch(*target, std::move(socket));
+    // Drain the rest of a burst now (the acceptor is non-blocking): one
+    // connection per trip through the event loop would leave a burst of
+    // clients waiting behind every busy cycle of this worker.
+    for (int i = 0; i < 256; ++i) {
+      Worker* next = NextTarget();
+      tcp::socket more(next->ioc);
+      boost::system::error_code more_ec;
+      acceptor.accept(more, more_ec);
+      if (more_ec) break;
+      Dispatch(*next, std::move(more));
     }
     Accept();
   });
+}
+
+Worker* Worker::NextTarget() {
+  if (shared.options.reuse_port) return this;
+  return shared.workers[next_++ % shared.workers.size()];
+}
+
+void Worker::Dispatch(Worker& target, tcp::socket socket) {
+  if (&target == this) {
+    Adopt(std::move(socket));
+  } else {
+    asio::post(target.ioc, [t = &target, s = std::move(socket)]() mutable { t->Adopt(std::move(s)); });
+  }
 }
 
 void Worker::Adopt(tcp::socket socket) {
@@ -181,6 +201,7 @@ common::Expected<void> Listen(tcp::acceptor& acceptor, const tcp::endpoint& endp
   }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(backlog, ec);
+  if (!ec) acceptor.non_blocking(true, ec);
   if (ec) {
     return Error(ErrorCode::kIo, "listening on " + endpoint.address().to_string() + ":" +
                                      std::to_string(endpoint.port()) + ": " + ec.message());
