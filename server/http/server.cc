@@ -264,7 +264,7 @@ common::Expected<void> HttpServer::Start() {
   sh.sweep_interval = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(5),
                                                   std::chrono::milliseconds(1000));
 
-  unsigned threads = o.threads != 0 ? o.threads : std::thread::hardware_concurrency();
+  unsigned threads = o.threads != 0 ? o.threads : 2 * std::thread::hardware_concurrency();
   if (threads == 0) threads = 1;
   im.workers.clear();
   std::uint16_t port = o.port;
