@@ -9,7 +9,7 @@
 //                            answers a JSON reply built from them
 //   GET  /metrics            the registry in Prometheus text
 //
-// Usage: edgefleet-bench-http --port N --artifact FILE [--threads N]
+// Usage: edgefleet-bench-http --port N --artifact FILE [--threads N] [--reuse-port 0|1]
 // Runs until SIGINT/SIGTERM, then Stop()s.
 #include <csignal>
 #include <cstdio>
@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     if (flag == "--port") options.port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
     else if (flag == "--threads") options.threads = static_cast<unsigned>(std::atoi(argv[i + 1]));
     else if (flag == "--artifact") artifact = argv[i + 1];
+    else if (flag == "--reuse-port") options.reuse_port = std::string(argv[i + 1]) == "1";
     else {
       std::fprintf(stderr, "usage: edgefleet-bench-http --port N --artifact FILE [--threads N]\n");
       return 2;

@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (ec && ec != boost::beast::http::error::need_more) return 0;
       Check(buffer.size() <= 8192 + 64 + 65536);
     }
-    Check(storage.body.size() <= 65536);
+    Check(storage.Body().size() <= 65536);
     for (const auto& s : storage.spans) {
       Check(s.name_at + s.name_len <= storage.fields.size());
       Check(s.value_at + s.value_len <= storage.fields.size());

@@ -33,6 +33,8 @@ namespace edgefleet::server::http::internal {
 
 using Clock = std::chrono::steady_clock;
 
+class Worker;
+
 // Read-only after Start: options, routes and the metric handles.
 struct Shared {
   ServerOptions options;
@@ -46,11 +48,10 @@ struct Shared {
   metrics::Counter* bytes_in = nullptr;
   metrics::Counter* bytes_out = nullptr;
   Clock::duration sweep_interval{};
+  std::vector<Worker*> workers;  // for round-robin accepting
 
   std::size_t BodyLimitFor(std::string_view target) const;
 };
-
-class Worker;
 
 // What a Worker needs of a connection, whatever its stream type.
 class ConnectionBase {
@@ -90,7 +91,7 @@ class Worker {
   Shared& shared;
   const std::size_t index;
   boost::asio::io_context ioc{1};
-  boost::asio::ip::tcp::acceptor acceptor{ioc};
+  boost::asio::ip::tcp::acceptor acceptor{ioc};  // open on worker 0 only, unless reuse_port
   boost::asio::steady_timer sweep{ioc};
   boost::asio::steady_timer accept_retry{ioc};
   ConnectionBase* head = nullptr;  // the live connections
@@ -100,6 +101,12 @@ class Worker {
 
  private:
   void Accept();
+  // The worker the next accepted connection goes to.
+  Worker* NextTarget();
+  // Hands an accepted socket to its worker; Adopt starts its connection.
+  void Dispatch(Worker& target, boost::asio::ip::tcp::socket socket);
+  void Adopt(boost::asio::ip::tcp::socket socket);
+  std::size_t next_ = 0;  // round-robin position
   std::unordered_map<std::uint32_t, metrics::Counter*> counters_;
   Clock::time_point now_ = Clock::now();
   std::time_t date_second_ = 0;

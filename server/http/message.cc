@@ -101,10 +101,22 @@ Routes::Match Routes::Find(Method method, std::string_view path) const {
   return Match{nullptr, known};
 }
 
-Response Routes::NotRouted(const Request& request, const Match& match) {
+Response Routes::NotRouted(const Request& request, const Match& match) const {
   if (match.route >= 0) {
-    return Response::Error(405, "method_not_allowed",
-                           std::string(ToString(request.method)) + " is not allowed on this path.");
+    Response r = Response::Error(405, "method_not_allowed",
+                                 std::string(ToString(request.method)) + " is not allowed on this path.");
+    std::string allow;
+    for (const Route& route : routes_) {
+      const bool matches = route.prefix ? (request.path.size() > route.path.size() &&
+                                           request.path.substr(0, route.path.size()) == route.path)
+                                        : request.path == route.path;
+      if (!matches || allow.find(ToString(route.method)) != std::string::npos) continue;
+      if (!allow.empty()) allow += ", ";
+      allow += ToString(route.method);
+      if (route.method == Method::kGet) allow += ", HEAD";
+    }
+    r.headers.emplace_back("Allow", std::move(allow));
+    return r;
   }
   return Response::Error(404, "not_found", "No route for this path.");
 }

@@ -91,8 +91,9 @@ class Routes {
     int route = -1;
   };
   Match Find(Method method, std::string_view path) const;
-  // The 404 or 405 JSON error for a request whose Match has no handler.
-  static Response NotRouted(const Request& request, const Match& match);
+  // The 404 or 405 JSON error for a request whose Match has no handler (a
+  // 405 carries the Allow header).
+  Response NotRouted(const Request& request, const Match& match) const;
   // The number of routes and a route's pattern as Describe writes it
   // ("/api/devices/{id}"), the transport's `route` label in metrics.
   std::size_t size() const { return routes_.size(); }

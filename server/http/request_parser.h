@@ -29,7 +29,15 @@ struct RequestStorage {
   };
   std::vector<Span> spans;
   std::string body;
+  // A Content-Length body parsed from one piece of the read buffer is not
+  // copied: this points into the buffer, which the connection leaves alone
+  // until the handler has returned. Otherwise empty, and `body` holds it.
+  std::string_view body_in_buffer;
+  std::uint64_t content_length = 0;
+  bool has_content_length = false;
   bool expect_continue = false;
+
+  std::string_view Body() const { return body_in_buffer.empty() ? std::string_view(body) : body_in_buffer; }
   int version = 11;
 
   void Clear() {
@@ -37,6 +45,8 @@ struct RequestStorage {
     fields.clear();
     spans.clear();
     body.clear();
+    body_in_buffer = {};
+    has_content_length = false;
     expect_continue = false;
   }
 };
@@ -85,11 +95,20 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_header_impl(error_code&) override {}
 
   void on_body_init_impl(boost::optional<std::uint64_t> const& content_length, error_code&) override {
-    // The parser has already checked the length against the body limit.
-    if (content_length) storage_.body.reserve(static_cast<std::size_t>(*content_length));
+    storage_.has_content_length = content_length.has_value();
+    storage_.content_length = content_length.value_or(0);
   }
 
   std::size_t on_body_impl(string_view body, error_code&) override {
+    if (storage_.body.empty() && storage_.body_in_buffer.empty() && storage_.has_content_length &&
+        body.size() == storage_.content_length) {
+      storage_.body_in_buffer = std::string_view(body.data(), body.size());
+      return body.size();
+    }
+    if (storage_.body.empty()) {
+      // The parser has already checked the length against the body limit.
+      storage_.body.reserve(static_cast<std::size_t>(storage_.content_length));
+    }
     storage_.body.append(body.data(), body.size());
     return body.size();
   }

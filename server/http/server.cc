@@ -41,12 +41,17 @@ std::size_t Shared::BodyLimitFor(std::string_view target) const {
 Worker::Worker(Shared& s, std::size_t i) : shared(s), index(i) { date_.reserve(32); }
 
 void Worker::StartAccepting() {
-  Accept();
+  if (acceptor.is_open()) Accept();
   RunSweep();
 }
 
+// With one acceptor (the default), worker 0 accepts every connection onto the
+// next worker's io_context in turn, so a burst of keep-alive connections is
+// split exactly evenly; with reuse_port each worker accepts its own (the
+// kernel hashes connections over the listeners).
 void Worker::Accept() {
-  acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+  Worker* target = NextTarget();
+  acceptor.async_accept(target->ioc, [this, target](boost::system::error_code ec, tcp::socket socket) {
     if (stopping) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -57,13 +62,42 @@ void Worker::Accept() {
       });
       return;
     }
-    boost::system::error_code opt_ec;
-    socket.set_option(tcp::no_delay(true), opt_ec);
-    ConnectionBase* c = NewConnection(*this, std::move(socket));
-    Add(c);
-    c->Start();
+    Dispatch(*target, std::move(socket));
+    // Drain the rest of a burst now (the acceptor is non-blocking): one
+    // connection per trip through the event loop would leave a burst of
+    // clients waiting behind every busy cycle of this worker.
+    for (int i = 0; i < 256; ++i) {
+      Worker* next = NextTarget();
+      tcp::socket more(next->ioc);
+      boost::system::error_code more_ec;
+      acceptor.accept(more, more_ec);
+      if (more_ec) break;
+      Dispatch(*next, std::move(more));
+    }
     Accept();
   });
+}
+
+Worker* Worker::NextTarget() {
+  if (shared.options.reuse_port) return this;
+  return shared.workers[next_++ % shared.workers.size()];
+}
+
+void Worker::Dispatch(Worker& target, tcp::socket socket) {
+  if (&target == this) {
+    Adopt(std::move(socket));
+  } else {
+    asio::post(target.ioc, [t = &target, s = std::move(socket)]() mutable { t->Adopt(std::move(s)); });
+  }
+}
+
+void Worker::Adopt(tcp::socket socket) {
+  if (stopping) return;  // the socket closes as it goes
+  boost::system::error_code opt_ec;
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  ConnectionBase* c = NewConnection(*this, std::move(socket));
+  Add(c);
+  c->Start();
 }
 
 void Worker::RunSweep() {
@@ -154,11 +188,12 @@ namespace {
 using common::Error;
 using common::ErrorCode;
 
-common::Expected<void> Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, int backlog) {
+common::Expected<void> Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, int backlog,
+                              bool reuse_port) {
   boost::system::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
+  if (!ec && reuse_port) {
     const int one = 1;
     if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
       ec = boost::system::error_code(errno, boost::system::system_category());
@@ -166,6 +201,7 @@ common::Expected<void> Listen(tcp::acceptor& acceptor, const tcp::endpoint& endp
   }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(backlog, ec);
+  if (!ec) acceptor.non_blocking(true, ec);
   if (ec) {
     return Error(ErrorCode::kIo, "listening on " + endpoint.address().to_string() + ":" +
                                      std::to_string(endpoint.port()) + ": " + ec.message());
@@ -228,20 +264,24 @@ common::Expected<void> HttpServer::Start() {
   sh.sweep_interval = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(5),
                                                   std::chrono::milliseconds(1000));
 
-  unsigned threads = o.threads != 0 ? o.threads : std::thread::hardware_concurrency();
+  unsigned threads = o.threads != 0 ? o.threads : 2 * std::thread::hardware_concurrency();
   if (threads == 0) threads = 1;
   im.workers.clear();
   std::uint16_t port = o.port;
   for (unsigned i = 0; i < threads; ++i) {
     auto w = std::make_unique<internal::Worker>(sh, i);
-    auto listened = Listen(w->acceptor, tcp::endpoint(address, port), o.backlog);
-    if (!listened.ok()) {
-      im.workers.clear();
-      return std::move(listened).error();
+    if (i == 0 || o.reuse_port) {
+      auto listened = Listen(w->acceptor, tcp::endpoint(address, port), o.backlog, o.reuse_port);
+      if (!listened.ok()) {
+        im.workers.clear();
+        return std::move(listened).error();
+      }
+      if (i == 0) port = w->acceptor.local_endpoint().port();
     }
-    if (i == 0) port = w->acceptor.local_endpoint().port();
     im.workers.push_back(std::move(w));
   }
+  sh.workers.clear();
+  for (auto& w : im.workers) sh.workers.push_back(w.get());
   im.port = port;
   for (auto& w : im.workers) {
     internal::Worker* wp = w.get();

@@ -46,6 +46,7 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithJsonBodies) {
   r = c.Read();
   ASSERT_TRUE(r);
   ExpectJsonError(*r, 405, "method_not_allowed");
+  EXPECT_EQ(r->headers.at("allow"), "GET, HEAD");
   // The connection survives routing errors.
   ASSERT_TRUE(c.Send(Get("/hello")));
   r = c.Read();
@@ -175,6 +176,27 @@ TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
   EXPECT_TRUE(c.ClosedByPeer());
 }
 
+TEST_F(HttpServerTest, BodiesArrivingInPiecesAreWhole) {
+  StartServer();
+  RawClient c(port());
+  const std::string body = "[" + std::string(20'000, '7') + "]";
+  const std::string request = Post("/echo", body);
+  for (int round = 0; round < 3; ++round) {
+    // Header and the body's start together, the rest later (a copied body),
+    // then the whole request at once (a body read in place).
+    ASSERT_TRUE(c.Send(request.substr(0, request.size() - 5000)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(c.Send(request.substr(request.size() - 5000)));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->body == body);
+    ASSERT_TRUE(c.Send(Post("/echo", "[1,2,3]")));
+    r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "[1,2,3]");
+  }
+}
+
 TEST_F(HttpServerTest, ExpectContinueGets100BeforeTheBody) {
   StartServer();
   RawClient c(port());
@@ -232,6 +254,20 @@ TEST_F(HttpServerTest, ServesConcurrentClientsOnSeveralThreads) {
   EXPECT_EQ(Sample(R"(edgefleet_http_requests_total{route="/echo",method="POST",code="200"})",
                    kClients * kRequests),
             kClients * kRequests);
+}
+
+TEST_F(HttpServerTest, ServesWithAReusePortListenerPerWorker) {
+  ServerOptions o;
+  o.reuse_port = true;
+  o.threads = 3;
+  StartServer(o);
+  for (int i = 0; i < 12; ++i) {
+    RawClient c(port());
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+  }
 }
 
 TEST_F(HttpServerTest, RestartsOnAnotherServerAfterStop) {
