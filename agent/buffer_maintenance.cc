@@ -97,9 +97,11 @@ Expected<void> Buffer::Impl::EnforceBudget() {
       // About the rows that free the excess, so no more is dropped than needed.
       const std::int64_t chunk = std::clamp<std::int64_t>((used - target) / step.row_bytes + 1, 1, 1024);
       EDGEFLEET_ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db));
+      // Provisional rows (escalations in flight) are never removed; health has none.
+      const bool may_be_provisional = std::string_view(step.table) != "health";
       const std::string sql = std::string("DELETE FROM ") + step.table + " WHERE seq IN (SELECT seq FROM " +
-                              step.table + " WHERE provisional = 0 AND synced = " + (step.synced ? "1" : "0") +
-                              " ORDER BY seq ASC LIMIT ?)";
+                              step.table + " WHERE " + (may_be_provisional ? "provisional = 0 AND " : "") +
+                              "synced = " + (step.synced ? "1" : "0") + " ORDER BY seq ASC LIMIT ?)";
       EDGEFLEET_ASSIGN_OR_RETURN(auto del, db->Prepare(sql));
       del.Bind(1, chunk);
       EDGEFLEET_RETURN_IF_ERROR(del.Run());

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -175,7 +176,7 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
   for (int round = 0; round < kills; ++round) {
     const Child agent = Spawn(kAgent, args, dir.path() / "agent.log", false);
     ASSERT_GT(agent.pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 470));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + static_cast<int>(rng() % 470)));
     ASSERT_EQ(::kill(agent.pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(agent.pid, &status, 0), agent.pid);
