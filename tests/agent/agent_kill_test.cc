@@ -157,7 +157,7 @@ std::vector<std::string> AgentArgs(const fs::path& dir, const RealCloud& cloud, 
   return {"--device-id", kDevice, "--token", cloud.token(), "--server", server_url, "--broker", "",
           "--source", source, "--buffer", (dir / "buffer.db").string(), "--model", (dir / "model.efm").string(),
           "--strategy", "periodic", "--periodic-interval-ms", "1", "--sync-check-interval-ms", "10",
-          "--sync-retry-ms", "100", "--sync-budget-bytes", "4096", "--health-interval-ms", "250",
+          "--sync-retry-ms", "100", "--sync-budget-bytes", "4096", "--health-interval-ms", "1000",
           "--buffer-disk-budget-bytes", budget, "--power", "none", "--shutdown-sync-timeout-ms", "20000"};
 }
 
@@ -220,7 +220,7 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
   // Stored twice would be a row the agent has under two seqs, or a seq the
   // agent never assigned (the key (device, seq) holds each seq once).
   std::size_t extra = 0;
-  for (const auto& [seq, row] : server_rows) extra += agent_rows.contains(seq) ? 0 : 1;
+  for (const auto& [seq, row] : server_rows) extra += agent_rows.contains(seq) ? 0u : 1u;
   EXPECT_EQ(extra, 0u) << "rows on the server the agent does not have";
   EXPECT_EQ(Rows(server, "SELECT seq, decision, fallback FROM hard_samples" + dev),
             Rows(buffer, "SELECT seq, decision, fallback FROM hard_samples"));
@@ -271,7 +271,9 @@ TEST(AgentKill, OverTheDiskBudgetDropCountsAreReportedAndReachTheServer) {
     EXPECT_EQ(state->dropped_inferences, stats->dropped.inferences);
     EXPECT_EQ(state->dropped_hard_samples, stats->dropped.hard_samples);
     EXPECT_EQ(state->dropped_health, stats->dropped.health);
-    if (stats->pending_inferences > 0) EXPECT_EQ(state->dropped_hard_samples, 0);
+    if (stats->pending_inferences > 0) {
+      EXPECT_EQ(state->dropped_hard_samples, 0);
+    }
     dropped = stats->dropped.total();
     EXPECT_LE(stats->used_bytes, 65536);
     ASSERT_TRUE(buffer.value()->Close().ok());
