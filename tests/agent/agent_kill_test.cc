@@ -8,7 +8,9 @@
 // clean run drains everything. Every seq the agent ever assigned (the
 // buffer's AUTOINCREMENT counter says how many) is on the server exactly
 // once, with the buffer's final decision and fallback flag; nothing is
-// pending or provisional; the server counted each row once.
+// pending or provisional; the server counted each row once. Every fifth kill
+// lands while the server is frozen (SIGSTOP), so escalations are in flight:
+// those provisional rows must reach the server as fallbacks.
 //
 // And the disk budget: an agent offline with a buffer over its budget drops
 // rows by the documented policy, reports the counts (ReportState, the device
@@ -115,6 +117,10 @@ class RealCloud {
     server_.pid = -1;
     return status;
   }
+  // Stops or resumes the server process (a cloud that does not answer for a while).
+  void Freeze(bool frozen) const {
+    if (server_.pid > 0) ::kill(server_.pid, frozen ? SIGSTOP : SIGCONT);
+  }
   ~RealCloud() { Stop(); }
 
   std::string url() const { return "http://127.0.0.1:" + port_; }
@@ -173,11 +179,26 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
   const auto args = AgentArgs(dir.path(), cloud, cloud.url(), source, "67108864");
 
   std::mt19937 rng(20261206);
+  int frozen_rounds = 0;
   for (int round = 0; round < kills; ++round) {
     const Child agent = Spawn(kAgent, args, dir.path() / "agent.log", false);
     ASSERT_GT(agent.pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + static_cast<int>(rng() % 470)));
+    const int delay_ms = 30 + static_cast<int>(rng() % 470);
+    // Every fifth round the cloud is slow: the server is frozen (SIGSTOP) for
+    // the last 150 ms before the kill, so escalations (and a sync) are in
+    // flight when it lands; it resumes after, and may then store a batch the
+    // dead agent never saw acknowledged.
+    const bool slow_cloud = round % 5 == 4;
+    if (slow_cloud) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      cloud.Freeze(true);
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      ++frozen_rounds;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    }
     ASSERT_EQ(::kill(agent.pid, SIGKILL), 0);
+    if (slow_cloud) cloud.Freeze(false);
     int status = 0;
     ASSERT_EQ(::waitpid(agent.pid, &status, 0), agent.pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": the agent exited by itself\n"
@@ -236,13 +257,17 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
   const std::int64_t escalated = Int(server, "SELECT count(*) FROM escalations" + dev);
   EXPECT_GT(escalated, 0) << "no window was escalated: the provisional path was not exercised";
   EXPECT_GT(unclean, kills / 2);
+  // Kills with escalations in flight happened, and those rows went up as fallbacks.
+  if (frozen_rounds >= 5) {
+    EXPECT_GT(released, 0) << "no kill landed on an escalation in flight";
+  }
   std::printf("agent kill -9: %d kills, %lld unclean restarts, %zu inference rows (%lld hard samples, %lld health), "
-              "%lld escalations answered, %lld in-flight escalations released as fallbacks, lost %zu, "
+              "%lld escalations answered, %d kills with the cloud frozen, %lld in-flight escalations released as fallbacks, lost %zu, "
               "duplicates %zu, changed %zu\n",
               kills, static_cast<long long>(unclean), agent_rows.size(),
               static_cast<long long>(Int(buffer, "SELECT count(*) FROM hard_samples")),
               static_cast<long long>(Int(buffer, "SELECT count(*) FROM health")), static_cast<long long>(escalated),
-              static_cast<long long>(released), lost, extra, differ);
+              frozen_rounds, static_cast<long long>(released), lost, extra, differ);
   sqlite3_close(buffer);
   sqlite3_close(server);
 }
