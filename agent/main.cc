@@ -266,9 +266,6 @@ int Run(const AgentSettings& s) {
     offline.ts_ms = clock.WallMs();
     offline.state = "offline";
     offline.model_version = agent->model_version();
-    // The retained status outlives the process: it keeps the buffer's counts.
-    offline.buffer_depth = store.PendingRows().value_or(0);
-    offline.dropped_rows = store.dropped_rows();
     (void)link->Close(mqtt::Message{telemetry::Topic(s.device_id, telemetry::Channel::kStatus),
                                     telemetry::ToJson(MqttTelemetrySink::ToMessage(offline, s.firmware_version)),
                                     mqtt::Qos::kAtLeastOnce, true});

@@ -14,7 +14,8 @@
 //
 // And the disk budget: an agent offline with a buffer over its budget drops
 // rows by the documented policy, reports the counts (ReportState, the device
-// state of every sync message) and the server shows them after the next sync.
+// state of every sync message, the MQTT status) and the server shows them
+// after the next sync.
 #include <signal.h>
 #include <sqlite3.h>
 
@@ -29,9 +30,13 @@
 #include <thread>
 
 #include "agent/buffer.h"
+#include "common/mqtt.h"
+#include "common/telemetry.h"
 #include "ml/dataset.h"
 #include "tests/agent/fakes.h"
 #include "tests/agent/process.h"
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_inbox.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::agent {
@@ -304,11 +309,36 @@ TEST(AgentKill, OverTheDiskBudgetDropCountsAreReportedAndReachTheServer) {
     ASSERT_TRUE(buffer.value()->Close().ok());
   }
 
-  // Back online, with nothing new to read: the next sync carries the counts.
-  std::ofstream(dir.path() / "empty.csv") << "x,y,z\n";
-  auto online = AgentArgs(dir.path(), cloud, cloud.url(), "csv:" + (dir.path() / "empty.csv").string(), "65536");
-  const Child second = Spawn(kAgent, online, dir.path() / "agent2.log", false);
+  // Back online, reading nothing (an idle stdin): the next sync carries the
+  // counts, and so does the status on a real Mosquitto.
+  auto broker = testsupport::MosquittoBroker::Start(dir.path() / "broker");
+  ASSERT_TRUE(broker.ok()) << broker.error().ToString();
+  ASSERT_TRUE(broker.value()->AddDevice(kDevice, cloud.token()).ok());
+  auto link = mqtt::MqttLink::Create(testsupport::BridgeOptions(*broker.value()));
+  ASSERT_TRUE(link.ok());
+  testsupport::Inbox inbox;
+  ASSERT_TRUE(link.value()->Subscribe(telemetry::kAllDevicesFilter, mqtt::Qos::kAtLeastOnce, inbox.Handler()).ok());
+  ASSERT_TRUE(link.value()->Start().ok());
+  ASSERT_TRUE(testsupport::WaitUntil([&] { return link.value()->stats().subscriptions_acked >= 1; }));
+  auto online = AgentArgs(dir.path(), cloud, cloud.url(), "stdin", "65536");
+  for (std::size_t i = 0; i + 1 < online.size(); ++i) {
+    if (online[i] == "--broker") online[i + 1] = "127.0.0.1:" + std::to_string(broker.value()->port());
+  }
+  online.insert(online.end(), {"--status-interval-ms", "1000"});
+  const Child second = Spawn(kAgent, online, dir.path() / "agent2.log", true);
+  ASSERT_GT(second.pid, 0);
+  const bool seen = inbox.WaitFor(
+      [&](const mqtt::Message& m) {
+        if (m.topic != telemetry::Topic(kDevice, telemetry::Channel::kStatus)) return false;
+        auto status = telemetry::ParseStatus(m.payload);
+        return status.ok() && status.value().dropped_rows == dropped;
+      },
+      std::chrono::seconds(20));
+  // Stop it (SIGTERM): the final sync leaves nothing pending.
+  ::kill(second.pid, SIGTERM);
+  ::close(second.stdin_fd);
   ASSERT_EQ(Wait(second.pid, std::chrono::seconds(60)), 0) << ReadText(dir.path() / "agent2.log");
+  EXPECT_TRUE(seen) << "no status with dropped_rows " << dropped;
   EXPECT_NE(ReadText(dir.path() / "agent2.log").find(" 0 pending"), std::string::npos)
       << ReadText(dir.path() / "agent2.log");
   EXPECT_EQ(cloud.Stop(), 0) << cloud.server_log();
