@@ -52,6 +52,14 @@ CREATE TABLE period_counters (
   unclean_restarts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 2: provisional rows (escalations in flight) and the link from an
+    // inference row to its hard sample.
+    R"sql(
+ALTER TABLE inferences ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inferences ADD COLUMN hard_sample_seq INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE hard_samples ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX inferences_provisional ON inferences (seq) WHERE provisional = 1;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -114,6 +122,9 @@ Expected<std::unique_ptr<Buffer>> Buffer::Open(const std::filesystem::path& path
     }
     EDGEFLEET_RETURN_IF_ERROR(impl->SetMeta("running", 1));
     EDGEFLEET_RETURN_IF_ERROR(tx.Commit());
+    // Provisional rows left by a previous process: the escalation's answer,
+    // if any, went with that process.
+    EDGEFLEET_ASSIGN_OR_RETURN(impl->released_at_open, impl->ReleaseProvisionalLocked());
     return std::unique_ptr<Buffer>(new Buffer(std::move(impl)));
   }();
   if (!opened.ok()) return std::move(opened).error().WithContext("opening buffer " + path.string());
@@ -129,10 +140,12 @@ Expected<void> Buffer::Close() {
 }
 
 Expected<Buffer::Appended> Buffer::AppendInference(const sync::InferenceRow& row,
-                                                   const std::vector<float>& window) {
+                                                   const std::vector<float>& window, bool provisional) {
   std::lock_guard lock(impl_->mu);
   EDGEFLEET_RETURN_IF_ERROR(impl_->CheckOpen());
-  const bool hard = row.confidence < kHardSampleConfidence && !window.empty();
+  // A provisional row keeps its window whatever its confidence: the final
+  // confidence (Complete) decides whether it stays a hard sample.
+  const bool hard = (provisional || row.confidence < kHardSampleConfidence) && !window.empty();
   sync::SyncBatch check;
   check.inferences.push_back(row);
   if (hard) {
@@ -154,21 +167,25 @@ Expected<Buffer::Appended> Buffer::AppendInference(const sync::InferenceRow& row
     EDGEFLEET_ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*impl_->db));
     EDGEFLEET_ASSIGN_OR_RETURN(
         auto ins, impl_->db->Prepare("INSERT INTO inferences (ts_ms, model_version, decision, confidence, mse, "
-                                     "latency_us, input_hash, fallback, critical) VALUES (?,?,?,?,?,?,?,?,?)"));
+                                     "latency_us, input_hash, fallback, critical, provisional) VALUES (?,?,?,?,?,?,?,?,?,?)"));
     ins.Bind(1, row.ts_ms).Bind(2, row.model_version).Bind(3, row.decision).Bind(4, row.confidence);
     ins.Bind(5, row.mse).Bind(6, row.latency_us).Bind(7, row.input_hash);
     ins.Bind(8, std::int64_t{row.fallback ? 1 : 0}).Bind(9, std::int64_t{is_critical ? 1 : 0});
+    ins.Bind(10, std::int64_t{provisional ? 1 : 0});
     EDGEFLEET_RETURN_IF_ERROR(ins.Run());
     out.inference_seq = impl_->db->LastInsertId();
     if (hard) {
       EDGEFLEET_ASSIGN_OR_RETURN(
           auto hs, impl_->db->Prepare("INSERT INTO hard_samples (ts_ms, model_version, window, edge_mse, "
-                                      "confidence, decision, fallback) VALUES (?,?,?,?,?,?,?)"));
+                                      "confidence, decision, fallback, provisional) VALUES (?,?,?,?,?,?,?,?)"));
       hs.Bind(1, row.ts_ms).Bind(2, row.model_version).BindBlob(3, window.data(), window.size() * sizeof(float));
       hs.Bind(4, row.mse).Bind(5, row.confidence).Bind(6, row.decision);
-      hs.Bind(7, std::int64_t{row.fallback ? 1 : 0});
+      hs.Bind(7, std::int64_t{row.fallback ? 1 : 0}).Bind(8, std::int64_t{provisional ? 1 : 0});
       EDGEFLEET_RETURN_IF_ERROR(hs.Run());
       out.hard_sample_seq = impl_->db->LastInsertId();
+      EDGEFLEET_ASSIGN_OR_RETURN(auto link, impl_->db->Prepare("UPDATE inferences SET hard_sample_seq = ? WHERE seq = ?"));
+      link.Bind(1, out.hard_sample_seq).Bind(2, out.inference_seq);
+      EDGEFLEET_RETURN_IF_ERROR(link.Run());
     }
     EDGEFLEET_RETURN_IF_ERROR(impl_->SetMeta("last_model_version", row.model_version));
     EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t start, impl_->Meta("period_start_ms", -1));
@@ -207,7 +224,7 @@ Expected<sync::SyncBatch> Buffer::NextBatch(const BatchBudget& budget) {
   {
     EDGEFLEET_ASSIGN_OR_RETURN(
         auto q, impl_->db->Prepare("SELECT seq, ts_ms, model_version, window, edge_mse, confidence, decision, "
-                                   "fallback FROM hard_samples WHERE synced = 0 "
+                                   "fallback FROM hard_samples WHERE synced = 0 AND provisional = 0 "
                                    "ORDER BY confidence ASC, seq ASC LIMIT ?"));
     q.Bind(1, limit);
     while (true) {
@@ -255,7 +272,7 @@ Expected<sync::SyncBatch> Buffer::NextBatch(const BatchBudget& budget) {
   {
     EDGEFLEET_ASSIGN_OR_RETURN(
         auto q, impl_->db->Prepare("SELECT seq, ts_ms, model_version, decision, confidence, mse, latency_us, "
-                                   "input_hash, fallback FROM inferences WHERE synced = 0 "
+                                   "input_hash, fallback FROM inferences WHERE synced = 0 AND provisional = 0 "
                                    "ORDER BY ts_ms DESC, seq DESC LIMIT ?"));
     q.Bind(1, limit);
     while (true) {

@@ -25,6 +25,15 @@
 // "already present"). Durability::kFull fsyncs every commit (no undo on power
 // loss, at one flash write per inference).
 //
+// Provisional rows (an escalation in flight, docs/agent.md "Escalation"): an
+// inference row appended provisional (with its fallback decision) and its
+// hard sample are durable at once but never in a batch, never counted as
+// pending and never dropped by the budget, until CompleteProvisional gives
+// the final decision (or confirms the fallback). Open releases the ones a
+// previous process left (a kill -9 or power loss mid-escalation): they become
+// final with the fallback decision they were stored with, marked fallback,
+// and keep their hard sample; they are counted (BufferStats).
+//
 // Disk budget and drop policy: when the database's used pages exceed
 // options.disk_budget_bytes, rows are removed until it is under 90% of the
 // budget, in this order: (1) synced rows of every kind, oldest first (already
@@ -117,6 +126,8 @@ struct BufferStats {
   DropCounts dropped;                   // pending rows removed by the disk budget (a loss)
   std::int64_t used_bytes = 0;          // the database's used pages
   std::int64_t unclean_restarts = 0;    // opens that found the previous process had not closed
+  std::int64_t provisional = 0;         // inference rows waiting for CompleteProvisional (not pending)
+  std::int64_t released_provisional = 0;  // provisional rows released as fallbacks, all opens
 
   std::int64_t pending_total() const { return pending_inferences + pending_hard_samples + pending_health; }
 };
@@ -146,12 +157,33 @@ class Buffer {
   // seq. A row whose confidence is below core::kHardSampleConfidence (0.7)
   // and that comes with its window also gets a hard sample in the same
   // transaction (pass an empty window for none). Then applies the disk
-  // budget.
+  // budget. A `provisional` row (see "Provisional rows") keeps a hard sample
+  // whenever a window is given; CompleteProvisional decides it.
   struct Appended {
     std::int64_t inference_seq = 0;
     std::int64_t hard_sample_seq = -1;  // -1: none
   };
-  Expected<Appended> AppendInference(const sync::InferenceRow& row, const std::vector<float>& window);
+  Expected<Appended> AppendInference(const sync::InferenceRow& row, const std::vector<float>& window,
+                                     bool provisional = false);
+
+  // Makes a provisional inference row final, in one transaction: its
+  // decision, confidence, fallback flag (and critical flag) become these; its
+  // hard sample, if any, takes them too when the confidence is below 0.7 and
+  // is removed otherwise (never synced, so nothing is lost). kNotFound when
+  // the row is not provisional (never was, completed, or released).
+  struct FinalDecision {
+    std::string decision;
+    double confidence = 0;
+    bool fallback = false;
+  };
+  Expected<void> CompleteProvisional(std::int64_t inference_seq, const FinalDecision& final_decision);
+
+  // Releases every provisional row now (Open does it for those a previous
+  // process left): final with their stored fallback decision, fallback = 1,
+  // hard samples kept. Returns the inference rows released.
+  Expected<std::int64_t> ReleaseProvisional();
+  // The rows Open released.
+  std::int64_t released_at_open() const;
 
   // Appends a health row (seq assigned) and returns its seq.
   Expected<std::int64_t> AppendHealth(const sync::HealthRow& row);

@@ -16,6 +16,7 @@ struct Buffer::Impl {
   std::mutex mu;
   std::unique_ptr<sqlite::Connection> db;  // null after Close
   BufferOptions options;
+  std::int64_t released_at_open = 0;  // provisional rows Open released
 
   Expected<void> CheckOpen() const;
   Expected<std::int64_t> Meta(std::string_view key, std::int64_t fallback);
@@ -28,6 +29,9 @@ struct Buffer::Impl {
   // Applies the disk budget (agent/buffer.h, "Disk budget and drop policy").
   Expected<void> EnforceBudget();
   Expected<BufferStats> StatsLocked();
+  // Releases every provisional row (Buffer::ReleaseProvisional); returns the
+  // inference rows released.
+  Expected<std::int64_t> ReleaseProvisionalLocked();
   Expected<std::vector<sync_codec::StrategyBytes>> BytesSentLocked();
 };
 

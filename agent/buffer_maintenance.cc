@@ -97,9 +97,11 @@ Expected<void> Buffer::Impl::EnforceBudget() {
       // About the rows that free the excess, so no more is dropped than needed.
       const std::int64_t chunk = std::clamp<std::int64_t>((used - target) / step.row_bytes + 1, 1, 1024);
       EDGEFLEET_ASSIGN_OR_RETURN(auto tx, sqlite::Transaction::Begin(*db));
+      // Provisional rows (escalations in flight) are never removed; health has none.
+      const bool may_be_provisional = std::string_view(step.table) != "health";
       const std::string sql = std::string("DELETE FROM ") + step.table + " WHERE seq IN (SELECT seq FROM " +
-                              step.table + " WHERE synced = " + (step.synced ? "1" : "0") +
-                              " ORDER BY seq ASC LIMIT ?)";
+                              step.table + " WHERE " + (may_be_provisional ? "provisional = 0 AND " : "") +
+                              "synced = " + (step.synced ? "1" : "0") + " ORDER BY seq ASC LIMIT ?)";
       EDGEFLEET_ASSIGN_OR_RETURN(auto del, db->Prepare(sql));
       del.Bind(1, chunk);
       EDGEFLEET_RETURN_IF_ERROR(del.Run());
@@ -127,12 +129,14 @@ Expected<std::vector<sync_codec::StrategyBytes>> Buffer::Impl::BytesSentLocked()
 
 Expected<BufferStats> Buffer::Impl::StatsLocked() {
   BufferStats s;
-  EDGEFLEET_ASSIGN_OR_RETURN(s.pending_inferences, db->QueryInt("SELECT count(*) FROM inferences WHERE synced = 0"));
+  EDGEFLEET_ASSIGN_OR_RETURN(s.pending_inferences, db->QueryInt("SELECT count(*) FROM inferences WHERE synced = 0 AND provisional = 0"));
   EDGEFLEET_ASSIGN_OR_RETURN(s.pending_hard_samples,
-                             db->QueryInt("SELECT count(*) FROM hard_samples WHERE synced = 0"));
+                             db->QueryInt("SELECT count(*) FROM hard_samples WHERE synced = 0 AND provisional = 0"));
   EDGEFLEET_ASSIGN_OR_RETURN(s.pending_health, db->QueryInt("SELECT count(*) FROM health WHERE synced = 0"));
   EDGEFLEET_ASSIGN_OR_RETURN(s.pending_critical,
-                             db->QueryInt("SELECT count(*) FROM inferences WHERE synced = 0 AND critical = 1"));
+                             db->QueryInt("SELECT count(*) FROM inferences WHERE synced = 0 AND critical = 1 AND provisional = 0"));
+  EDGEFLEET_ASSIGN_OR_RETURN(s.provisional, db->QueryInt("SELECT count(*) FROM inferences WHERE provisional = 1"));
+  EDGEFLEET_ASSIGN_OR_RETURN(s.released_provisional, Counter("released_provisional"));
   EDGEFLEET_ASSIGN_OR_RETURN(
       s.synced_rows_kept,
       db->QueryInt("SELECT (SELECT count(*) FROM inferences WHERE synced = 1) + "

@@ -2,39 +2,31 @@
 
 namespace edgefleet::agent {
 
-using common::Error;
-using common::ErrorCode;
 using common::Expected;
 
 Expected<std::int64_t> BufferStore::Append(sync::InferenceRow row, const sync::HardSampleRow* hard,
                                            bool provisional) {
   std::vector<float> window;
   if (hard != nullptr) window = hard->window;
-  if (provisional) {
-    const std::int64_t id = next_provisional_--;
-    provisional_[id] = Provisional{std::move(row), std::move(window)};
-    return id;
-  }
-  EDGEFLEET_ASSIGN_OR_RETURN(const Buffer::Appended appended, buffer_.AppendInference(row, window));
+  EDGEFLEET_ASSIGN_OR_RETURN(const Buffer::Appended appended, buffer_.AppendInference(row, window, provisional));
   return appended.inference_seq;
 }
 
 Expected<void> BufferStore::Complete(std::int64_t inference_seq, const Completion& completion) {
-  const auto it = provisional_.find(inference_seq);
-  if (it == provisional_.end()) return Error(ErrorCode::kNotFound, "no provisional row with that seq");
-  Provisional p = std::move(it->second);
-  provisional_.erase(it);
-  p.row.decision = completion.decision;
-  p.row.confidence = completion.confidence;
-  p.row.fallback = completion.fallback;
-  EDGEFLEET_ASSIGN_OR_RETURN(const Buffer::Appended appended, buffer_.AppendInference(p.row, p.window));
-  (void)appended;
-  return common::Ok();
+  return buffer_.CompleteProvisional(inference_seq,
+                                     Buffer::FinalDecision{completion.decision, completion.confidence, completion.fallback});
 }
 
 Expected<std::size_t> BufferStore::ReleaseProvisional() {
-  // Nothing provisional survives a process: they were never in the buffer.
-  return std::size_t{0};
+  // Open released what a previous process left; anything provisional now
+  // belongs to no live escalation either (the agent calls this at start).
+  EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t now, buffer_.ReleaseProvisional());
+  return static_cast<std::size_t>(buffer_.released_at_open() + now);
+}
+
+std::size_t BufferStore::provisional() const {
+  auto stats = buffer_.Stats();
+  return stats.ok() ? static_cast<std::size_t>(stats.value().provisional) : 0;
 }
 
 Expected<std::int64_t> BufferStore::AppendHealth(sync::HealthRow row) { return buffer_.AppendHealth(row); }

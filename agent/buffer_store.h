@@ -3,24 +3,15 @@
 // What it is for: the binary and the simulator give the Agent this adapter,
 // so every decision lands in the device's record of truth.
 //
-// Provisional rows (escalations in flight) are held here, in memory, and
-// written to the buffer when Complete() gives their final decision: the
-// buffer has no notion of a provisional row, and a row in it may go to the
-// server at any moment, so a provisional decision must never reach it. The
-// price: a kill -9 or power loss while an escalation is in flight (at most
-// the escalation timeout, 5 s) loses those ambiguous windows. A clean stop
-// (Agent::Shutdown) decides them first, so nothing is lost then.
-// docs/agent.md, "Escalation", says what the buffer would need to close
-// that gap (a provisional flag that NextBatch skips, an update, and a release
-// at open). Provisional seqs are negative (-1, -2, ...), so they cannot be
-// confused with the buffer's.
+// Provisional rows (escalations in flight) are written to the buffer at once,
+// flagged provisional (agent/buffer.h, "Provisional rows"): the buffer never
+// batches them, Complete() makes them final, and a kill -9 or power loss
+// while an escalation is in flight loses nothing: the next Buffer::Open
+// releases them as fallbacks (ReleaseProvisional() reports how many).
 //
 // Ownership: borrows the Buffer, which must outlive it. Threads: the agent's
 // loop thread (the Buffer itself is thread-safe).
 #pragma once
-
-#include <map>
-#include <vector>
 
 #include "agent/agent_store.h"
 #include "agent/buffer.h"
@@ -43,16 +34,11 @@ class BufferStore final : public AgentStore {
   std::int64_t dropped_rows() const override;
   void RecordBytesSent(const std::string& strategy, std::int64_t bytes) override;
 
-  std::size_t provisional() const { return provisional_.size(); }
+  // Provisional rows in the buffer now.
+  std::size_t provisional() const;
 
  private:
-  struct Provisional {
-    sync::InferenceRow row;
-    std::vector<float> window;  // empty: no hard sample
-  };
   Buffer& buffer_;
-  std::map<std::int64_t, Provisional> provisional_;
-  std::int64_t next_provisional_ = -1;
 };
 
 }  // namespace edgefleet::agent

@@ -108,7 +108,7 @@ TEST_F(AgentOnBuffer, ARestartedAgentSyncsWhatTheFileHolds) {
   for (const auto& [seq, n] : server.inference_received) EXPECT_EQ(n, 1) << seq;
 }
 
-TEST(BufferStore, ProvisionalRowsReachTheBufferOnlyWhenFinal) {
+TEST(BufferStore, ProvisionalRowsAreInTheBufferAtOnceButSyncOnlyWhenFinal) {
   TempDir dir;
   auto buffer = Buffer::Open(dir.path() / "b.db");
   ASSERT_TRUE(buffer.ok());
@@ -125,7 +125,8 @@ TEST(BufferStore, ProvisionalRowsReachTheBufferOnlyWhenFinal) {
   hard.window.assign(300, 0.5f);
   auto seq = store.Append(row, &hard, true);
   ASSERT_TRUE(seq.ok());
-  EXPECT_LT(seq.value(), 0);
+  EXPECT_GT(seq.value(), 0);  // a buffer seq: durable now
+  EXPECT_EQ(store.provisional(), 1u);
   EXPECT_EQ(store.PendingRows().value(), 0);
   auto batch = store.BuildBatch(1 << 20);
   ASSERT_TRUE(batch.ok());
@@ -152,6 +153,42 @@ TEST(BufferStore, ProvisionalRowsReachTheBufferOnlyWhenFinal) {
   ack.inferences.stored.push_back(batch.value().inferences.front().seq);
   ASSERT_TRUE(store.MarkSynced(batch.value(), ack).ok());
   EXPECT_EQ(store.PendingRows().value(), 2);  // one inference and the hard sample
+}
+
+// A store whose buffer a previous process left with an escalation in flight
+// (the buffer object is dropped without Close, as a kill would leave it):
+// the agent's ReleaseProvisional at start reports it, and it syncs as a
+// fallback with its hard sample.
+TEST(BufferStore, AnEscalationLeftInFlightIsReleasedAsAFallback) {
+  TempDir dir;
+  {
+    auto buffer = Buffer::Open(dir.path() / "b.db");
+    ASSERT_TRUE(buffer.ok());
+    BufferStore store(*buffer.value());
+    sync::InferenceRow row;
+    row.ts_ms = 1'800'000'000'000;
+    row.model_version = 1;
+    row.decision = "normal";
+    row.confidence = 0.55;
+    row.mse = 1.2;
+    row.fallback = true;
+    sync::HardSampleRow hard;
+    hard.window.assign(300, 0.5f);
+    ASSERT_TRUE(store.Append(row, &hard, true).ok());
+  }
+  auto buffer = Buffer::Open(dir.path() / "b.db");
+  ASSERT_TRUE(buffer.ok());
+  BufferStore store(*buffer.value());
+  auto released = store.ReleaseProvisional();
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(released.value(), 1u);
+  EXPECT_EQ(store.provisional(), 0u);
+  EXPECT_EQ(store.PendingRows().value(), 2);
+  auto batch = store.BuildBatch(1 << 20);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->inferences.size(), 1u);
+  EXPECT_TRUE(batch->inferences[0].fallback);
+  EXPECT_EQ(batch->hard_samples.size(), 1u);
 }
 
 }  // namespace
