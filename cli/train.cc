@@ -22,6 +22,7 @@ int Train(const TrainArgs& args) {
   ml::PipelineConfig config;
   config.seed = args.seed;
   config.modes = args.modes;
+  config.model_version = args.model_version;
   config.edge_train.seed = args.seed;
   config.cloud_train.seed = args.seed + 1;
   const auto progress = [&args](const ml::Progress& p) {

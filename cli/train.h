@@ -12,6 +12,7 @@ struct TrainArgs {
   std::string out;
   std::uint64_t seed = 1;
   std::uint32_t modes = 4;
+  std::uint32_t model_version = 1;  // written into the artifact and the cloud model
   bool quiet = false;
 };
 int Train(const TrainArgs& args);
