@@ -212,7 +212,7 @@ bool Demo::Train(int version, bool foreground) {
     train2_pid_ = pid;
     return pid > 0;
   }
-  // Show progress: the first epoch and every 50th of each stage.
+  // Show progress: the first epoch and every 150th of each stage.
   std::size_t shown = 0;
   while (sup_.Running(pid)) {
     if (Interrupted()) return false;
@@ -224,7 +224,7 @@ bool Demo::Train(int version, bool foreground) {
       const auto e = line.find("epoch");
       if (e != std::string::npos) {
         const int epoch = std::atoi(line.c_str() + e + 5);
-        if (epoch == 1 || epoch % 50 == 0) std::printf("    %s\n", line.c_str());
+        if (epoch == 1 || epoch % 150 == 0) std::printf("    %s\n", line.c_str());
       }
     }
     shown = pos;

@@ -11,14 +11,14 @@ constexpr std::size_t kSegment = 20;
 
 const std::vector<std::vector<std::string>>& Mixes() {
   static const std::vector<std::vector<std::string>> mixes = {
+      {"normal_high", "anomaly_high_weight", "normal_low"},
+      {"normal_low_deploy", "normal_med", "anomaly_med_weight"},
       {"normal_low", "anomaly_low_weight"},
       {"normal_med", "anomaly_med_weight"},
-      {"normal_low_deploy", "normal_low", "anomaly_low_weight"},
-      {"normal_high", "anomaly_high_weight"},
-      {"normal_off", "normal_low_moving", "normal_med"},
-      {"normal_med", "normal_high", "anomaly_med_weight"},
+      {"normal_off", "normal_low_moving", "normal_high"},
+      {"normal_med", "normal_high", "anomaly_low_weight"},
       {"normal_low", "normal_low_deploy"},
-      {"anomaly_low_weight", "normal_med", "normal_off"},
+      {"anomaly_high_weight", "normal_med", "normal_off"},
   };
   return mixes;
 }
