@@ -5,7 +5,8 @@
 // a CSV. The agent starts on v1, updates to v2 through every state while
 // windows flow, and the server's update history, its reported version for
 // the device and the agent's synced rows (no seq gap; model_version 1 then
-// 2) say so. A v2 whose signature header is wrong is refused: `failed`, v1
+// 2) say so; the MQTT `ota` topic got every report and the status the new
+// version. A v2 whose signature header is wrong is refused: `failed`, v1
 // still runs.
 #include <sqlite3.h>
 
@@ -15,9 +16,14 @@
 #include <fstream>
 
 #include "agent/ota/model.h"
+#include <nlohmann/json.hpp>
+
+#include "common/telemetry.h"
 #include "ml/dataset.h"
 #include "tests/agent/fakes.h"
 #include "tests/agent/process.h"
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_inbox.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::agent {
@@ -67,6 +73,16 @@ class AgentOta : public ::testing::Test {
     token_ = Capture(std::string(kCli) + " device add fan-ota --data-dir " + data_dir_.string() + q_);
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
     ASSERT_FALSE(token_.empty()) << ReadText(dir_.path() / "cli.log");
+    auto broker = testsupport::MosquittoBroker::Start(dir_.path() / "broker");
+    ASSERT_TRUE(broker.ok()) << broker.error().ToString();
+    broker_ = std::move(broker).value();
+    ASSERT_TRUE(broker_->AddDevice("fan-ota", token_).ok());
+    auto watcher = mqtt::MqttLink::Create(testsupport::BridgeOptions(*broker_, "watcher"));
+    ASSERT_TRUE(watcher.ok());
+    watcher_ = std::move(watcher).value();
+    ASSERT_TRUE(watcher_->Subscribe("edge-ai/device/fan-ota/#", mqtt::Qos::kAtLeastOnce, inbox_.Handler()).ok());
+    ASSERT_TRUE(watcher_->Start().ok());
+    ASSERT_TRUE(testsupport::WaitUntil([&] { return watcher_->connected(); }, std::chrono::seconds(10)));
     const auto golden = testing::GoldenModel();
     const std::string_view shipped(reinterpret_cast<const char*>(golden.data()), golden.size());
     for (std::uint32_t v : {1u, 2u}) {
@@ -110,7 +126,8 @@ class AgentOta : public ::testing::Test {
     while (!port.empty() && port.back() == '\n') port.pop_back();
     const Child agent = Spawn(
         kAgent,
-        {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker", "",
+        {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker",
+         "127.0.0.1:" + std::to_string(broker_->port()),
          "--source", "csv:" + (dir_.path() / "replay.csv").string() + "@4000", "--buffer",
          (dir_.path() / "buffer.db").string(), "--model", (dir_.path() / "v1.efm").string(), "--strategy",
          "periodic", "--periodic-interval-ms", "500", "--power", "none", "--shutdown-sync-timeout-ms", "20000",
@@ -128,6 +145,16 @@ class AgentOta : public ::testing::Test {
 
   void TearDown() override {
     if (db_ != nullptr) sqlite3_close(db_);
+    if (watcher_) (void)watcher_->Close(std::nullopt);
+  }
+
+  // The JSON payloads received on one channel, in order.
+  std::vector<nlohmann::json> Payloads(telemetry::Channel channel) {
+    std::vector<nlohmann::json> out;
+    for (const auto& m : inbox_.Messages()) {
+      if (m.topic == telemetry::Topic("fan-ota", channel)) out.push_back(nlohmann::json::parse(m.payload, nullptr, false));
+    }
+    return out;
   }
 
   std::vector<std::string> History() {
@@ -143,6 +170,9 @@ class AgentOta : public ::testing::Test {
   std::string q_;
   std::string token_;
   int agent_exit_ = -1;
+  std::unique_ptr<testsupport::MosquittoBroker> broker_;
+  std::unique_ptr<mqtt::MqttLink> watcher_;
+  testsupport::Inbox inbox_;
   sqlite3* db_ = nullptr;
 };
 
@@ -183,6 +213,22 @@ TEST_F(AgentOta, UpdatesToV2WithoutLosingAWindow) {
   EXPECT_EQ(std::stoll(rows.back()[1]), 2) << log;
   EXPECT_EQ(switches, 1);
   EXPECT_NE(log.find("now running model version 2"), std::string::npos) << log;
+  // MQTT: every report on the `ota` topic, in order, ending active with 2;
+  // the status after the swap carries version 2 (the last one: "offline").
+  ASSERT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) { return m.payload.find("\"offline\"") != std::string::npos; }));
+  std::vector<std::string> ota;
+  for (const auto& j : Payloads(telemetry::Channel::kOta)) {
+    ota.push_back(j.value("state", "?") + ":" + std::to_string(j.value("model_version", -1)));
+  }
+  std::size_t seen = 0;
+  for (const auto& h : ota) {
+    if (seen < expected.size() && h == expected[seen]) ++seen;
+  }
+  EXPECT_EQ(seen, expected.size()) << Join(ota);
+  const auto status = Payloads(telemetry::Channel::kStatus);
+  ASSERT_FALSE(status.empty());
+  EXPECT_EQ(status.front().value("model_version", -1), 1);
+  EXPECT_EQ(status.back().value("model_version", -1), 2);
 }
 
 TEST_F(AgentOta, WronglySignedArtifactIsRefusedAndV1KeepsRunning) {
