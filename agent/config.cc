@@ -258,6 +258,7 @@ Expected<AgentSettings> ToSettings(const ConfigValues& v) {
   o.chunk_bytes = static_cast<std::uint64_t>(chunk);
   EDGEFLEET_ASSIGN_OR_RETURN(o.retry_initial_ms, Int(v, "ota_retry_initial_ms", 1, kDay));
   EDGEFLEET_ASSIGN_OR_RETURN(o.retry_max_ms, Int(v, "ota_retry_max_ms", 1, kDay));
+  if (o.retry_max_ms < o.retry_initial_ms) return Bad("ota_retry_max_ms", "must be at least ota_retry_initial_ms");
   EDGEFLEET_ASSIGN_OR_RETURN(o.report_retry_ms, Int(v, "ota_report_retry_ms", 1, kDay));
   EDGEFLEET_ASSIGN_OR_RETURN(o.health.period_ms, Int(v, "ota_health_period_ms", 0, 7 * kDay));
   EDGEFLEET_ASSIGN_OR_RETURN(o.health.grace_ms, Int(v, "ota_health_grace_ms", 0, 7 * kDay));

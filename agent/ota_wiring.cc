@@ -54,10 +54,10 @@ Expected<std::unique_ptr<OtaRunner>> OtaRunner::Open(ota::OtaConfig config,
     }
   }
   if (link != nullptr) runner->hook_ = std::make_unique<MqttHook>(*link, config.device_id);
-  auto engine = ota::OtaEngine::Open(std::move(config),
+  auto opened = ota::OtaEngine::Open(std::move(config),
                                      {runner->fs_, runner->http_, runner->clock_, runner->hook_.get()});
-  if (!engine.ok()) return engine.error();
-  runner->engine_ = std::move(engine).value();
+  if (!opened.ok()) return opened.error();
+  runner->engine_ = std::move(opened).value();
   return runner;
 }
 

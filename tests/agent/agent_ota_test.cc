@@ -134,7 +134,8 @@ class AgentOta : public ::testing::Test {
          "--trusted-key", (data_dir_ / "keys" / "server.pub").string(), "--ota-dir", (dir_.path() / "ota").string(),
          "--ota-chunk-bytes", "2048", "--ota-retry-initial-ms", "50", "--ota-retry-max-ms", "500",
          "--ota-report-retry-ms", "100", "--ota-health-period-ms", "500", "--ota-health-grace-ms", "500",
-         "--ota-health-min-inferences", "5", "--ota-health-max-escalation-rate", "1", "--firmware-version", "1.0.0"},
+         "--ota-health-min-inferences", "5", "--ota-health-max-escalation-rate", "1",
+         "--ota-health-max-latency-ratio", "1000", "--firmware-version", "1.0.0"},
         dir_.path() / "agent.log", false);
     agent_exit_ = Wait(agent.pid, std::chrono::seconds(60));
     ::kill(server.pid, SIGTERM);
