@@ -199,7 +199,7 @@ int Run(const AgentSettings& s) {
   std::uint64_t rejected = 0;
 
   std::function<void(bool)> begin_stop;
-  std::thread reader([sensor, mailbox, &begin_stop, &agent, &rejected, &exit_code] {
+  std::thread reader([sensor, mailbox, &begin_stop, &agent, &rejected, &exit_code, &ota_runner] {
     std::vector<float> window(kWindowRows * kAxes);
     const double rate = sensor->rate_hz();
     const auto start = std::chrono::steady_clock::now();
