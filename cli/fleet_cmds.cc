@@ -19,7 +19,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int FailWith(const common::Error& error) { return Fail(error.message() + "."); }
+int FailWith(const common::Error& error) {
+  Fail(error.message() + ".");
+  // A missing --data-dir is bad usage (2), not a failure (1).
+  return error.message().rfind("no data dir", 0) == 0 ? 2 : 1;
+}
 
 // ---- keys generate ----
 

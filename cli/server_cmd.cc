@@ -81,6 +81,10 @@ int RunServer(const ServerArgs& args) {
   if (!args.tls_key.empty()) config.tls_key = args.tls_key;
   if (args.port >= 0) config.port = static_cast<std::uint16_t>(args.port);
   if (args.threads >= 0) config.threads = static_cast<unsigned>(args.threads);
+  if (config.data_dir.empty()) {
+    Fail("no data dir: give --data-dir DIR (or server.data_dir in --config).");
+    return 2;
+  }
   if (auto r = config.Resolve(); !r.ok()) return Fail(r.error().message() + ".");
   ConfigureLogging(config);
 

@@ -19,6 +19,7 @@ targets=(
   ota_state
   sync_codec
   agent_source
+  api_request
 )
 
 for target in "${targets[@]}"; do

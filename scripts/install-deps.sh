@@ -25,6 +25,8 @@ packages=(
   # benchmarks against the peers (../shared/peers)
   wrk nginx
   python3-fastapi python3-uvicorn python3-numpy python3-uvloop python3-httptools
+  # the seeds' Python clients in the server's compatibility test (tests/server/seed_compat.py)
+  python3-aiohttp
 )
 
 missing=()

@@ -35,7 +35,7 @@ Response Sync(ServerContext& ctx, const Request& request) {
     std::string text = message.error().message();
     if (!text.empty()) text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
     if (!text.empty() && text.back() != '.') text += '.';
-    return Response::Error(too_big ? 413 : 400, too_big ? "body_too_large" : "invalid_sync_batch", text);
+    return Response::Error(too_big ? 413 : 400, common::ToString(message.error().code()), text);
   }
   sync_codec::SyncMessage& m = message.value();
   auto principal = Authorize(ctx, request, m.device_id.empty() ? Access::kAnyDevice : Access::kThisDevice,

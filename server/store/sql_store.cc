@@ -1,10 +1,12 @@
 // The Store over either SQL back end: validation, the connection pool, the
 // transaction runner and every query, written once (see sql.h for why).
 
+#include <algorithm>
 #include <bit>
 #include <condition_variable>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <type_traits>
@@ -724,18 +726,28 @@ class SqlStore final : public Store {
     if (batch.empty()) return std::vector<std::int64_t>{};
     if (batch.size() > kMaxBatchRows) return Invalid("too many escalations in one batch");
     for (const Escalation& e : batch) EDGEFLEET_RETURN_IF_ERROR(CheckEscalation(e));
+    // One counter update per device (in id order, so concurrent batches lock
+    // devices in one order), then the rows.
+    std::map<std::string_view, std::pair<std::int64_t, std::int64_t>> per_device;  // count, latest
+    for (const Escalation& e : batch) {
+      auto& [n, latest] = per_device[e.device_id];
+      latest = n == 0 ? e.received_ms : std::max(latest, e.received_ms);
+      ++n;
+    }
     static const std::string count =
-        "UPDATE devices SET escalations = escalations + 1, " + std::string(kLastSeen) + " WHERE id = $1";
+        "UPDATE devices SET escalations = escalations + $3, " + std::string(kLastSeen) + " WHERE id = $1";
     return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::vector<std::int64_t>> {
+      for (const auto& [device, counts] : per_device) {
+        const Value params[] = {Text(device), Int(counts.second), Int(counts.first)};
+        EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, params));
+        if (changed == 0) return DeviceNotFound(device);
+      }
       std::vector<std::int64_t> ids;
       ids.reserve(batch.size());
       for (const Escalation& e : batch) {
-        const Value device[] = {Text(e.device_id), Int(e.received_ms)};
         const Value params[] = {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
                                 Real(e.edge_mse),  Int(e.model_version), Real(e.cloud_mse),
                                 Int(e.label),      Real(e.confidence)};
-        EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, device));
-        if (changed == 0) return DeviceNotFound(e.device_id);
         EDGEFLEET_ASSIGN_OR_RETURN(
             const Rows rows,
             c.Query("INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"

@@ -1,0 +1,51 @@
+// libFuzzer target for what the API parses from the network and the disk:
+// the /classify body (server/api/classify.h), Range and If-None-Match headers
+// (server/api/range.h), the Authorization header (server/api/auth.h), version
+// comparison, and the server's TOML config. The first byte picks the parser.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "server/api/auth.h"
+#include "server/api/classify.h"
+#include "server/api/config.h"
+#include "server/api/model_json.h"
+#include "server/api/range.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0 || size > (1u << 17)) return 0;
+  namespace api = edgefleet::server::api;
+  const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 6) {
+    case 0: {
+      edgefleet::server::http::Response bad;
+      (void)api::ParseClassifyRequest(text, &bad);
+      break;
+    }
+    case 1: {
+      const auto d = api::DecideRange(text, 11816);
+      if (d.kind == api::RangeDecision::Kind::kPartial && (d.length == 0 || d.first + d.length > 11816)) __builtin_trap();
+      break;
+    }
+    case 2:
+      (void)api::IfNoneMatchMatches(text, "\"50adb85b9a221005bd39af4332d6c940d5bee8a9dabe6d10c0f6876ec556e1f0\"");
+      break;
+    case 3: {
+      edgefleet::server::http::Request r;
+      r.headers.push_back({"Authorization", text});
+      (void)api::ExtractToken(r);
+      break;
+    }
+    case 4: {
+      const std::size_t half = text.size() / 2;
+      (void)api::CompareVersions(text.substr(0, half), text.substr(half));
+      break;
+    }
+    case 5: {
+      api::ServerConfig c;
+      (void)api::LoadConfigText(text, "fuzz.toml", c);
+      break;
+    }
+  }
+  return 0;
+}

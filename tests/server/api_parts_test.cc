@@ -1,0 +1,325 @@
+// The API's parts on their own: Range decisions, entity tags, version
+// comparison, the config file, the /classify parser, the background writer.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "server/api/background_writer.h"
+#include "server/api/classify.h"
+#include "server/api/config.h"
+#include "server/api/model_json.h"
+#include "server/api/range.h"
+#include "server/clock.h"
+#include "server/store/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace edgefleet::server::api {
+namespace {
+
+using Kind = RangeDecision::Kind;
+
+TEST(Range, DecidesEachFormAsDocumented) {
+  struct Case {
+    std::optional<std::string_view> header;
+    Kind kind;
+    std::uint64_t first, length;
+  };
+  const Case cases[] = {
+      {std::nullopt, Kind::kWhole, 0, 0},
+      {"bytes=0-99", Kind::kPartial, 0, 100},
+      {"bytes=100-", Kind::kPartial, 100, 900},
+      {"bytes=-100", Kind::kPartial, 900, 100},
+      {"bytes=-5000", Kind::kPartial, 0, 1000},
+      {"bytes=990-5000", Kind::kPartial, 990, 10},
+      {"bytes=999-999", Kind::kPartial, 999, 1},
+      {"Bytes = 10-19 ", Kind::kPartial, 10, 10},
+      {"items=0-5", Kind::kWhole, 0, 0},
+      {"bytes=1000-", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=-0", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=5-2", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=0-1,1-2", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=0-10,20-30", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=abc", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=x-", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=--5", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=+5-", Kind::kUnsatisfiable, 0, 0},
+      {"bytes=99999999999999999999-", Kind::kUnsatisfiable, 0, 0},
+      {"garbage", Kind::kUnsatisfiable, 0, 0},
+  };
+  for (const Case& c : cases) {
+    const RangeDecision d = DecideRange(c.header, 1000);
+    EXPECT_EQ(d.kind, c.kind) << c.header.value_or("(none)");
+    if (c.kind == Kind::kPartial) {
+      EXPECT_EQ(d.first, c.first) << *c.header;
+      EXPECT_EQ(d.length, c.length) << *c.header;
+    }
+    if (c.kind == Kind::kUnsatisfiable) {
+      EXPECT_FALSE(d.reason.empty());
+    }
+  }
+}
+
+TEST(Range, IfNoneMatchComparesWeakly) {
+  EXPECT_TRUE(IfNoneMatchMatches("\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchMatches("W/\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchMatches("\"x\", \"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchMatches("*", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchMatches("\"abd\"", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchMatches("abc", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchMatches("", "\"abc\""));
+}
+
+TEST(Versions, CompareNumericallyPartByPart) {
+  EXPECT_LT(CompareVersions("1.2.0", "1.10.0"), 0);
+  EXPECT_EQ(CompareVersions("1.2", "1.2.0"), 0);
+  EXPECT_GT(CompareVersions("2.0", "1.99.99"), 0);
+  EXPECT_LT(CompareVersions("1.0.0-rc1", "1.0.0-rc2"), 0);
+  EXPECT_EQ(CompareVersions("", ""), 0);
+  EXPECT_TRUE(IsFirmwareVersion("1.2.3+build_7"));
+  EXPECT_FALSE(IsFirmwareVersion("1.2 3"));
+  EXPECT_FALSE(IsFirmwareVersion(""));
+}
+
+// ---- config --------------------------------------------------------------------------
+
+TEST(Config, DefaultsDeriveFromTheDataDir) {
+  ServerConfig c;
+  EXPECT_FALSE(c.Resolve().ok());  // no data dir
+  c.data_dir = "/srv/ef";
+  ASSERT_TRUE(c.Resolve().ok());
+  EXPECT_EQ(c.port, 8000);
+  EXPECT_EQ(c.db, "sqlite:/srv/ef/edgefleet.db");
+  EXPECT_EQ(c.cloud_model, "/srv/ef/cloud.efcm");
+  EXPECT_EQ(c.log_path, "/srv/ef/escalations/escalations.jsonl");
+}
+
+TEST(Config, TheFileOverridesAndTyposAreErrors) {
+  ServerConfig c;
+  ASSERT_TRUE(LoadConfigText(R"(
+[server]
+data_dir = "/var/lib/edgefleet"
+port = 9000
+public_url = "https://fleet.example.com/"
+[escalations]
+batch_max = 50
+log_fsync = false
+[log]
+format = "json"
+)",
+                             "t.toml", c)
+                  .ok());
+  ASSERT_TRUE(c.Resolve().ok());
+  EXPECT_EQ(c.port, 9000);
+  EXPECT_EQ(c.batch_max, 50u);
+  EXPECT_FALSE(c.log_fsync);
+  EXPECT_EQ(c.public_url, "https://fleet.example.com");
+  EXPECT_EQ(c.log_format, "json");
+
+  const char* bad[] = {
+      "[server]\nprot = 1\n",            // unknown key
+      "[srever]\nport = 1\n",            // unknown section
+      "[server]\nport = \"80\"\n",       // wrong type
+      "[server]\nport = 70000\n",        // out of range
+      "port = 1\n",                      // not in a section
+      "[server\nport = 1\n",             // not TOML
+      "[escalations]\nbatch_max = 0\n",  // out of range
+  };
+  for (const char* text : bad) {
+    ServerConfig x;
+    auto r = LoadConfigText(text, "bad.toml", x);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code(), common::ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message().find("bad.toml"), std::string::npos) << r.error().message();
+  }
+  ServerConfig x;
+  x.data_dir = "/d";
+  x.log_level = "loud";
+  EXPECT_FALSE(x.Resolve().ok());
+}
+
+// ---- the /classify parser --------------------------------------------------------------
+
+std::string Features(std::size_t n, const std::string& value = "0.5") {
+  std::string out = "[";
+  for (std::size_t i = 0; i < n; ++i) out += (i ? "," : "") + value;
+  return out + "]";
+}
+
+std::string Body(const std::string& features, const std::string& extra = "") {
+  return R"({"device_id":"fan-1","features":)" + features + R"(,"edge_mse":0.02)" + extra + "}";
+}
+
+TEST(ClassifyParser, AcceptsTheSeedsBodyAndIgnoresUnknownKeys) {
+  http::Response bad;
+  auto r = ParseClassifyRequest(Body(Features(300, "1"), R"(,"model_version":3,"extra":{"a":[1,2]})"), &bad);
+  ASSERT_TRUE(r.has_value()) << bad.body;
+  EXPECT_EQ(r->device_id, "fan-1");
+  EXPECT_EQ(r->model_version, 3);
+  EXPECT_DOUBLE_EQ(r->edge_mse, 0.02);
+  EXPECT_EQ(r->features[299], 1.0f);
+  r = ParseClassifyRequest(Body(Features(300), R"(,"model_version":"7")"), &bad);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->model_version, 7);
+}
+
+TEST(ClassifyParser, RefusesEachMalformedBody) {
+  const std::pair<std::string, std::string> cases[] = {
+      {Body(Features(299)), "not 299"},
+      {Body(Features(301)), "not 301"},
+      {Body(Features(0)), "not 0"},
+      {Body(Features(300, "NaN")), "not valid JSON"},
+      {Body(Features(300, "Infinity")), "not valid JSON"},
+      {Body(Features(300, "1e999")), "number"},
+      {Body(Features(300, "1e7")), "features[0]"},
+      {Body(Features(300, "\"1\"")), "features[0]"},
+      {Body(Features(300, "null")), "features[0]"},
+      {Body("\"abc\""), "array"},
+      {R"({"device_id":"fan-1","edge_mse":0.1})", "features is missing"},
+      {R"({"features":)" + Features(300) + R"(,"edge_mse":1})", "device_id is missing"},
+      {Body(Features(300), R"(,"device_id":"x")"), "twice"},
+      {R"({"device_id":"../etc","features":[],"edge_mse":1})", "device_id"},
+      {R"({"device_id":7,"features":[],"edge_mse":1})", "device_id"},
+      {R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":-1})", "edge_mse"},
+      {R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":"0.1"})", "edge_mse"},
+      {R"({"device_id":"fan-1","features":)" + Features(300) + "}", "edge_mse is missing"},
+      {Body(Features(300), R"(,"model_version":1.5)"), "model_version"},
+      {Body(Features(300), R"(,"model_version":-2)"), "model_version"},
+      {Body(Features(300)) + "x", "not valid JSON"},
+      {"", "not valid JSON"},
+      {"[1,2]", "object"},
+  };
+  for (const auto& [body, expected] : cases) {
+    http::Response bad;
+    EXPECT_FALSE(ParseClassifyRequest(body, &bad).has_value()) << body.substr(0, 80);
+    EXPECT_EQ(bad.status, 400u) << body.substr(0, 80);
+    EXPECT_NE(bad.body.find(expected), std::string::npos) << bad.body;
+  }
+  http::Response bad;
+  EXPECT_FALSE(ParseClassifyRequest(std::string(kMaxClassifyBodyBytes + 1, ' '), &bad).has_value());
+  EXPECT_EQ(bad.status, 413u);
+}
+
+// ---- the background writer --------------------------------------------------------------
+
+class WriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::OpenStore("sqlite:" + (dir_.path() / "db").string()).value();
+    ASSERT_TRUE(store_->AddDevice("dev-1", std::string(64, 'a'), 1).ok());
+    options_.log_path = (dir_.path() / "esc" / "escalations.jsonl").string();
+    options_.batch_interval_ms = 1;
+  }
+
+  store::Escalation Row(const std::string& device = "dev-1") {
+    store::Escalation e;
+    e.device_id = device;
+    e.received_ms = clock_.NowMs();
+    e.features.assign(300, 0.25f);
+    e.edge_mse = 0.1;
+    e.cloud_mse = 0.2;
+    e.label = 1;
+    e.confidence = 0.9;
+    return e;
+  }
+
+  std::vector<std::string> LogFiles() {
+    std::vector<std::string> out;
+    for (const auto& f : std::filesystem::directory_iterator(dir_.path() / "esc")) {
+      out.push_back(f.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  TempDir dir_;
+  ManualClock clock_{1'700'000'000'000};
+  ApiMetrics metrics_;
+  WriterOptions options_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(WriterTest, StopDrainsEverythingQueued) {
+  options_.batch_interval_ms = 60'000;  // only Stop writes
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(writer->Enqueue(Row()));
+  writer->Stop();
+  EXPECT_FALSE(writer->Enqueue(Row()));
+  EXPECT_EQ(store_->CountEscalations({}).value(), 250);
+  EXPECT_EQ(metrics_.escalations_stored.load(), 250u);
+  std::ifstream log(options_.log_path);
+  std::size_t lines = 0;
+  for (std::string line; std::getline(log, line);) {
+    ASSERT_TRUE(nlohmann::json::accept(line)) << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 250u);
+}
+
+TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
+  options_.batch_max = 10;
+  options_.batch_interval_ms = 60'000;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(writer->Enqueue(Row(i == 3 ? "ghost" : "dev-1")));
+  writer->Flush();
+  EXPECT_EQ(store_->CountEscalations({}).value(), 24);
+  EXPECT_EQ(metrics_.escalations_dropped.load(), 1u);
+  EXPECT_GE(metrics_.escalation_batches.load(), 3u);
+  EXPECT_EQ(writer->depth(), 0u);
+}
+
+TEST_F(WriterTest, AFullQueueRefusesRows) {
+  options_.queue_capacity = 5;
+  options_.batch_interval_ms = 60'000;
+  options_.batch_max = 100;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer->Enqueue(Row()));
+  EXPECT_FALSE(writer->Enqueue(Row()));
+  writer->Flush();
+  EXPECT_TRUE(writer->Enqueue(Row()));
+}
+
+TEST_F(WriterTest, RotatesTheLogBeforeItGrowsPastTheLimit) {
+  options_.log_rotate_bytes = 3 * 1024;  // one line a file (a line is about 1.8 KB)
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(writer->Enqueue(Row()));
+    writer->Flush();
+    clock_.Advance(1);
+  }
+  writer->Stop();
+  const auto files = LogFiles();
+  ASSERT_GE(files.size(), 3u);
+  EXPECT_EQ(files.back(), "escalations.jsonl");
+  EXPECT_EQ(files.front().rfind("escalations-2023", 0), 0u) << files.front();
+  std::size_t lines = 0;
+  for (const std::string& f : files) {
+    EXPECT_LE(std::filesystem::file_size(dir_.path() / "esc" / f), options_.log_rotate_bytes);
+    std::ifstream in(dir_.path() / "esc" / f);
+    for (std::string line; std::getline(in, line);) ++lines;
+  }
+  EXPECT_EQ(lines, 6u);
+  EXPECT_EQ(metrics_.escalation_log_rotations.load(), files.size() - 1);
+}
+
+TEST_F(WriterTest, MergesDeviceReportsPerDevice) {
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  store::DeviceReport a;
+  a.seen_ms = 50;
+  a.ram_mb = 256;
+  store::DeviceReport b;
+  b.seen_ms = 40;
+  b.firmware_version = "1.2.0";
+  writer->NoteReport("dev-1", a);
+  writer->NoteReport("dev-1", b);
+  writer->Flush();
+  const store::Device d = store_->GetDevice("dev-1").value();
+  EXPECT_EQ(d.last_seen_ms, 50);
+  EXPECT_EQ(d.ram_mb, 256);
+  EXPECT_EQ(d.firmware_version, "1.2.0");
+}
+
+}  // namespace
+}  // namespace edgefleet::server::api
