@@ -342,7 +342,17 @@ bool Demo::StartAgents() {
                                   "--status-interval-ms", "2000",
                                   "--health-interval-ms", "10000",
                                   "--power", "none",
-                                  "--shutdown-sync-timeout-ms", "20000"};
+                                  "--shutdown-sync-timeout-ms", "20000",
+                                  // OTA (docs/agent.md): checks every 2 s, small chunks, a short health check.
+                                  "--ota-dir", (d.dir / "ota").string(),
+                                  "--ota-check-interval-ms", "2000",
+                                  "--ota-chunk-bytes", "4096",
+                                  "--ota-retry-initial-ms", "1000",
+                                  "--ota-report-retry-ms", "2000",
+                                  "--ota-health-period-ms", args_.quick ? "3000" : "6000",
+                                  "--ota-health-grace-ms", "10000",
+                                  // N agents share this machine's cores: latency is noisy here.
+                                  "--ota-health-max-latency-ratio", "3"};
     d.pid = Track(d.replay.id, argv, d.log, false);
   }
   std::this_thread::sleep_for(milliseconds(500));
