@@ -52,6 +52,9 @@ int main(int argc, char** argv) {
   train->add_option("--model-version", train_args.model_version, "version number written into the models")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
+  train->add_option("--zone", train_args.zone,
+                    "K_LOW K_HIGH: thresholds mu + k * sigma of the training scores instead of the sweep's choice")
+      ->expected(2);
   train->add_flag("--quiet", train_args.quiet, "no per-epoch progress");
 
   edgefleet::cli::EvalArgs eval_args;

@@ -206,7 +206,7 @@ bool Demo::Train(int version, bool foreground) {
   fs::remove(log, ec);
   const pid_t pid = Track("train-v" + std::to_string(version),
                           {self_, "train", "--out", out.string(), "--seed", std::to_string(version),
-                           "--model-version", std::to_string(version)},
+                           "--model-version", std::to_string(version), "--zone", "0.5", "2.5"},
                           log, false);
   if (!foreground) {
     train2_pid_ = pid;
@@ -314,8 +314,10 @@ bool Demo::StartServer(bool first) {
   while (Trim(ReadText(port_file)).empty() && Clock::now() < end && sup_.Running(server_pid_) && !Interrupted()) {
     std::this_thread::sleep_for(milliseconds(50));
   }
-  return Check(!Trim(ReadText(port_file)).empty(), std::string(first ? "server" : "server again") +
-                                                       " on http://127.0.0.1:" + std::to_string(server_port_));
+  const std::string bound = Trim(ReadText(port_file));
+  if (!bound.empty()) server_port_ = std::atoi(bound.c_str());  // --port 0: the one it took, kept for the restart
+  return Check(!bound.empty(), std::string(first ? "server" : "server again") + " on http://127.0.0.1:" +
+                                   std::to_string(server_port_));
 }
 
 bool Demo::StartAgents() {
@@ -564,8 +566,8 @@ void AddDemoCommand(CLI::App& app, Action& action) {
   cmd->add_flag("--quick", args->quick, "shortened phases (for tests)");
   cmd->add_flag("--keep", args->keep, "leave the server and the broker running at the end");
   cmd->add_option("--dir", args->dir, "state folder (models are kept there and reused)")->capture_default_str();
-  cmd->add_option("--port", args->port, "server port (default 8000 when free, else any free port)")
-      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--port", args->port, "server port (default 8000 when free, else any free port; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--mosquitto", args->mosquitto, "the Mosquitto binary")->capture_default_str();
   cmd->callback([&action, args] { action = [args] { return demo::Demo(*args).Run(); }; });
 }

@@ -104,7 +104,7 @@ class DemoCli : public ::testing::Test {
 TEST_F(DemoCli, QuickDemoPassesAndLeavesNoProcess) {
   const fs::path dir = DemoDir();
   const fs::path out_file = tmp_.path() / "out.txt";
-  const pid_t pid = Spawn({"demo", "--devices", "2", "--quick", "--dir", dir.string()}, out_file);
+  const pid_t pid = Spawn({"demo", "--devices", "2", "--quick", "--port", "0", "--dir", dir.string()}, out_file);
   const int status = WaitFor(pid, std::chrono::seconds(240));
   const std::string out = ReadText(out_file);
   EXPECT_EQ(status, 0) << out;
@@ -126,7 +126,7 @@ TEST_F(DemoCli, QuickDemoPassesAndLeavesNoProcess) {
 TEST_F(DemoCli, SigintMidwayStopsEverything) {
   const fs::path dir = DemoDir();
   const fs::path out_file = tmp_.path() / "out.txt";
-  const pid_t pid = Spawn({"demo", "--devices", "2", "--quick", "--dir", dir.string()}, out_file);
+  const pid_t pid = Spawn({"demo", "--devices", "2", "--quick", "--port", "0", "--dir", dir.string()}, out_file);
   // Interrupt once the agents run (the fleet phase has begun).
   const auto end = Clock::now() + std::chrono::seconds(120);
   while (ReadText(out_file).find("== 5.") == std::string::npos && Clock::now() < end) {
