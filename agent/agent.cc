@@ -120,6 +120,7 @@ Expected<WindowResult> Agent::OnWindow(std::span<const float> window) {
   WindowResult result;
   result.zone = inf.decision.zone;
   result.score = static_cast<double>(inf.score);
+  result.latency_us = latency_us;
 
   sync::InferenceRow row;
   row.ts_ms = wall_ms;

@@ -75,6 +75,7 @@ struct WindowResult {
   bool escalated = false;       // a request went to the cloud
   bool fallback = false;        // decided by the closer threshold without a request (backoff)
   std::int64_t seq = 0;         // the inference row's seq in the store
+  std::int64_t latency_us = 0;  // the detector's time on this window (the OTA health check's input)
 };
 
 struct AgentStats {
@@ -113,7 +114,8 @@ class Agent {
   bool SyncNow();
   bool sync_in_flight() const { return sync_in_flight_; }
 
-  // Replaces the model (OTA activation); the next window uses it.
+  // Replaces the model (OTA activation); the next window uses it, and the
+  // next status message carries its version.
   common::Expected<void> LoadModel(std::vector<std::uint8_t> model_bytes);
 
   // Stopping: decides every escalation still in flight by its fallback,

@@ -47,7 +47,7 @@ Expected<double> Double(const ConfigValues& v, std::string_view key, double min,
 }  // namespace
 
 // clang-format off
-const std::array<ConfigKey, 37> kConfigKeys = {{
+const std::array<ConfigKey, 51> kConfigKeys = {{
   {"device_id", "", "this device's id (required; [A-Za-z0-9._-], 1 to 128 characters)"},
   {"token", "", "the device's bearer token for the server and its MQTT password"},
   {"server", "http://127.0.0.1:8000", "the cloud's base URL, http://HOST[:PORT]"},
@@ -55,7 +55,7 @@ const std::array<ConfigKey, 37> kConfigKeys = {{
   {"source", "stdin", "where windows come from: csv:PATH[@RATE_HZ] (default 200 Hz, 0 as fast as possible), iio:DEVICE, stdin"},
   {"buffer", "edgefleet-buffer.db", "the SQLite store-and-forward buffer file"},
   {"model", "model.efm", "the edge model artifact to run"},
-  {"trusted_key", "", "the Ed25519 public key (PEM) that signs models and manifests (used by the OTA client)"},
+  {"trusted_key", "", "Ed25519 public keys (PEM files, comma-separated; the flag may repeat) that sign models and manifests; unset: no OTA"},
   {"firmware_version", "", "reported in status and update checks"},
   {"strategy", "adaptive", "sync strategy: periodic, event, opportunistic, batched, adaptive"},
   {"escalation_timeout_ms", "5000", "POST /classify timeout"},
@@ -85,6 +85,20 @@ const std::array<ConfigKey, 37> kConfigKeys = {{
   {"mqtt_keepalive_s", "30", "MQTT keepalive"},
   {"mqtt_max_queued", "256", "MQTT messages kept while disconnected"},
   {"shutdown_sync_timeout_ms", "5000", "bound of the final sync attempt on SIGTERM/SIGINT"},
+  {"ota_dir", "ota", "the OTA model directory (current.efm, backup.efm, download.part, ota-state.json); OTA runs when trusted_key is set"},
+  {"ota_check_interval_ms", "300000", "how often GET /api/updates/check is asked"},
+  {"ota_check_jitter", "0.1", "each check wait is the interval x (1 +- this)"},
+  {"ota_chunk_bytes", "16384", "bytes per Range request of a download"},
+  {"ota_retry_initial_ms", "2000", "first wait after a failed download or step (doubles per retry)"},
+  {"ota_retry_max_ms", "300000", "longest such wait"},
+  {"ota_report_retry_ms", "30000", "wait while the server cannot take status reports"},
+  {"ota_health_period_ms", "600000", "health check of a new model: how long it runs before the verdict"},
+  {"ota_health_grace_ms", "600000", "extra wait when the period saw fewer than ota_health_min_inferences windows"},
+  {"ota_health_min_inferences", "20", "windows the health check needs to judge"},
+  {"ota_health_max_error_rate", "0.01", "health check: the new model's highest inference error rate"},
+  {"ota_health_max_latency_ratio", "1.2", "health check: the new model's highest mean latency over the previous model's"},
+  {"ota_health_max_escalation_rate", "0.5", "health check: the highest escalation rate (or 2x the previous model's, if higher)"},
+  {"device_ram_mb", "512", "this device's RAM; models needing more are refused"},
 }};
 // clang-format on
 
@@ -169,7 +183,14 @@ Expected<AgentSettings> ToSettings(const ConfigValues& v) {
   if (s.buffer.empty()) return Bad("buffer", "is required");
   s.model = v.at("model");
   if (s.model.empty()) return Bad("model", "is required");
-  s.trusted_key = v.at("trusted_key");
+  for (std::string_view rest = v.at("trusted_key"); !rest.empty();) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) s.trusted_keys.emplace_back(item);
+  }
   s.firmware_version = v.at("firmware_version");
   s.power = v.at("power");
   if (s.power != "sysfs" && s.power != "none" && s.power.rfind("script:", 0) != 0) {
@@ -223,6 +244,30 @@ Expected<AgentSettings> ToSettings(const ConfigValues& v) {
   s.mqtt_max_queued = static_cast<std::size_t>(queued);
   EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t shutdown, Int(v, "shutdown_sync_timeout_ms", 0, 600'000));
   s.shutdown_sync_timeout = std::chrono::milliseconds(shutdown);
+
+  ota::OtaConfig& o = s.ota;
+  o.device_id = s.device_id;
+  o.token = s.token;
+  o.server_url = s.server;
+  o.firmware_version = s.firmware_version;
+  o.model_dir = v.at("ota_dir");
+  if (o.model_dir.empty()) return Bad("ota_dir", "is required");
+  EDGEFLEET_ASSIGN_OR_RETURN(o.check_interval_ms, Int(v, "ota_check_interval_ms", 100, 7 * kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.check_jitter, Double(v, "ota_check_jitter", 0, 0.5));
+  EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t chunk, Int(v, "ota_chunk_bytes", 512, 16 << 20));
+  o.chunk_bytes = static_cast<std::uint64_t>(chunk);
+  EDGEFLEET_ASSIGN_OR_RETURN(o.retry_initial_ms, Int(v, "ota_retry_initial_ms", 1, kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.retry_max_ms, Int(v, "ota_retry_max_ms", 1, kDay));
+  if (o.retry_max_ms < o.retry_initial_ms) return Bad("ota_retry_max_ms", "must be at least ota_retry_initial_ms");
+  EDGEFLEET_ASSIGN_OR_RETURN(o.report_retry_ms, Int(v, "ota_report_retry_ms", 1, kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.health.period_ms, Int(v, "ota_health_period_ms", 0, 7 * kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.health.grace_ms, Int(v, "ota_health_grace_ms", 0, 7 * kDay));
+  EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t min_inf, Int(v, "ota_health_min_inferences", 0, 1'000'000));
+  o.health.min_inferences = static_cast<std::uint32_t>(min_inf);
+  EDGEFLEET_ASSIGN_OR_RETURN(o.health.max_error_rate, Double(v, "ota_health_max_error_rate", 0, 1));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.health.max_latency_ratio, Double(v, "ota_health_max_latency_ratio", 1, 1000));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.health.max_escalation_rate, Double(v, "ota_health_max_escalation_rate", 0, 1));
+  EDGEFLEET_ASSIGN_OR_RETURN(o.device_ram_mb, Int(v, "device_ram_mb", 0, 1'000'000'000));
   return s;
 }
 

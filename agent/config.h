@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/ota/engine.h"
 #include "common/error.h"
 #include "common/telemetry.h"
 
@@ -33,7 +34,7 @@ struct ConfigKey {
 };
 
 // Every key, in the order of docs/agent.md.
-extern const std::array<ConfigKey, 37> kConfigKeys;
+extern const std::array<ConfigKey, 51> kConfigKeys;
 
 // "device_id" -> "--device-id".
 std::string FlagName(std::string_view key);
@@ -49,7 +50,7 @@ struct AgentSettings {
   std::string source;          // csv:PATH[@HZ] | iio:DEVICE | stdin
   std::filesystem::path buffer;
   std::filesystem::path model;
-  std::filesystem::path trusted_key;
+  std::vector<std::filesystem::path> trusted_keys;  // empty: no OTA
   std::string firmware_version;
   std::string power;           // "sysfs", "none", or "script:PATH"
   std::filesystem::path sysfs_root;
@@ -62,6 +63,7 @@ struct AgentSettings {
   telemetry::InferencePolicy inference;
   std::int64_t mqtt_keepalive_s = 30;
   std::size_t mqtt_max_queued = 256;
+  ota::OtaConfig ota;           // trusted_keys are loaded by the binary from trusted_keys above
 };
 
 // Raw key -> text, after defaults, the file and the flags.

@@ -2,12 +2,17 @@
 //
 //   edgefleet-agent --config agent.toml [--device-id ID --token T --server URL
 //                   --broker HOST:PORT --source SPEC --buffer PATH --strategy S
-//                   --trusted-key PATH --model PATH ...]
+//                   --trusted-key PATH [--trusted-key PATH2] --model PATH ...]
 //
 // Wires one Agent to the real implementations: the system clock, the SQLite
 // buffer, Beast HTTP on the loop's io_context, MQTT through libmosquitto, the
 // sysfs power provider, and a sensor source read on its own thread (the only
-// other thread besides MQTT's), which posts windows to the loop. SIGTERM and
+// other thread besides MQTT's and the OTA worker's), which posts windows to
+// the loop. With a trusted key the OTA engine (agent/ota_wiring.h) picks the
+// startup model (current.efm, else backup.efm, else the built-in one; the
+// `model` file seeds current.efm on a first boot), checks for updates on its
+// worker thread and swaps the detector on the loop between two windows.
+// SIGTERM and
 // SIGINT stop cleanly: in-flight escalations are decided by their fallback,
 // the health period is written, one final sync is attempted for at most
 // shutdown_sync_timeout_ms, the retained status says "offline", the buffer
@@ -34,6 +39,7 @@
 #include "agent/config.h"
 #include "agent/http_cloud.h"
 #include "agent/mqtt_telemetry.h"
+#include "agent/ota_wiring.h"
 #include "agent/platform/beast_http_client.h"
 #include "agent/platform/clock.h"
 #include "agent/platform/power.h"
@@ -71,14 +77,11 @@ struct Mailbox {
 };
 
 int Run(const AgentSettings& s) {
-  auto model = common::ReadFile(s.model, 4u << 20);
-  if (!model.ok()) {
-    Log("error", "cannot read the model: " + model.error().message());
-    return 1;
-  }
-  if (!s.trusted_key.empty() && !std::filesystem::exists(s.trusted_key)) {
-    Log("error", "the trusted key " + s.trusted_key.string() + " does not exist");
-    return 1;
+  for (const auto& key : s.trusted_keys) {
+    if (!std::filesystem::exists(key)) {
+      Log("error", "the trusted key " + key.string() + " does not exist");
+      return 1;
+    }
   }
   BufferOptions buffer_options;
   buffer_options.disk_budget_bytes = s.buffer_disk_budget_bytes;
@@ -139,6 +142,29 @@ int Run(const AgentSettings& s) {
     telemetry_sink = std::make_unique<MqttTelemetrySink>(*link, s.device_id, s.inference, s.firmware_version);
   }
 
+  // The model: from the OTA engine when OTA is on, else the `model` file.
+  std::unique_ptr<OtaRunner> ota_runner;
+  std::vector<std::uint8_t> model_bytes;
+  if (!s.trusted_keys.empty()) {
+    auto opened = OtaRunner::Open(s.ota, s.trusted_keys, s.model, link.get());
+    if (!opened.ok()) {
+      Log("error", "OTA: " + opened.error().message());
+      return 1;
+    }
+    ota_runner = std::move(opened).value();
+    const auto startup = ota_runner->StartupModel();
+    model_bytes.assign(startup->bytes(), startup->bytes() + startup->size());
+    Log("info", std::string("OTA: startup model version ") + std::to_string(startup->version()) + " (" +
+                    ota::ToString(startup->source()) + ")");
+  } else {
+    auto model = common::ReadFile(s.model, 4u << 20);
+    if (!model.ok()) {
+      Log("error", "cannot read the model: " + model.error().message());
+      return 1;
+    }
+    model_bytes.assign(model.value().begin(), model.value().end());
+  }
+
   std::unique_ptr<PowerProvider> power;
   if (s.power == "sysfs") {
     power = std::make_unique<SysfsPowerProvider>(s.sysfs_root);
@@ -152,7 +178,7 @@ int Run(const AgentSettings& s) {
   }
 
   AgentDeps deps{&clock, &store, &cloud, &sync, telemetry_sink.get(), power.get()};
-  auto created = Agent::Create(s.agent, deps, std::vector<std::uint8_t>(model.value().begin(), model.value().end()));
+  auto created = Agent::Create(s.agent, deps, std::move(model_bytes));
   if (!created.ok()) {
     Log("error", created.error().message());
     return 1;
@@ -173,7 +199,7 @@ int Run(const AgentSettings& s) {
   std::uint64_t rejected = 0;
 
   std::function<void(bool)> begin_stop;
-  std::thread reader([sensor, mailbox, &begin_stop, &agent, &rejected, &exit_code] {
+  std::thread reader([sensor, mailbox, &begin_stop, &agent, &rejected, &exit_code, &ota_runner] {
     std::vector<float> window(kWindowRows * kAxes);
     const double rate = sensor->rate_hz();
     const auto start = std::chrono::steady_clock::now();
@@ -200,9 +226,13 @@ int Run(const AgentSettings& s) {
                                      std::chrono::duration<double>(static_cast<double>(n * kWindowRows) / rate));
         std::this_thread::sleep_until(due);
       }
-      if (!mailbox->Post([w = window, &agent, &rejected] {
+      if (!mailbox->Post([w = window, &agent, &rejected, &ota_runner] {
             auto result = agent->OnWindow(w);
             if (!result.ok() && rejected++ < 10) Log("warning", result.error().message());
+            if (ota_runner) {
+              ota_runner->RecordInference(result.ok() ? static_cast<double>(result.value().latency_us) / 1000.0 : 0.0,
+                                          result.ok() ? result.value().zone : core::Zone::kNormal, !result.ok());
+            }
           })) {
         return;
       }
@@ -252,8 +282,21 @@ int Run(const AgentSettings& s) {
     Log("info", std::string("stopping on ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT"));
     begin_stop(false);
   });
+  if (ota_runner) {
+    ota_runner->Start([mailbox](std::function<void()> job) { return mailbox->Post(std::move(job)); },
+                      [&agent, &model_version](std::shared_ptr<const ota::Model> m) -> common::Expected<void> {
+                        const std::int64_t before = agent->model_version();
+                        EDGEFLEET_RETURN_IF_ERROR(
+                            agent->LoadModel(std::vector<std::uint8_t>(m->bytes(), m->bytes() + m->size())));
+                        model_version = agent->model_version();  // the last will's version from now on
+                        Log("info", "OTA: now running model version " + std::to_string(model_version.load()) +
+                                        " (was " + std::to_string(before) + ")");
+                        return common::Ok();
+                      });
+  }
   poll();
   io.run();
+  if (ota_runner) ota_runner->Stop();
 
   mailbox->Close();
   reader.detach();  // it may be blocked reading stdin or a device; it never touches the loop again
@@ -286,7 +329,12 @@ int main(int argc, char** argv) {
   std::string config_path;
   app.add_option("--config", config_path, "TOML config file");
   std::map<std::string, std::string> given;
+  std::vector<std::string> trusted_keys;  // --trusted-key may repeat
   for (const auto& key : kConfigKeys) {
+    if (std::string_view(key.name) == "trusted_key") {
+      app.add_option(FlagName(key.name), trusted_keys, key.help);
+      continue;
+    }
     std::string help = key.help;
     help += std::string(" [default: ") + (key.default_value[0] ? key.default_value : "unset") + "]";
     app.add_option(FlagName(key.name), given[key.name], help);
@@ -307,6 +355,12 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& key : kConfigKeys) {
+    if (std::string_view(key.name) == "trusted_key") {
+      std::string joined;
+      for (const auto& k : trusted_keys) joined += (joined.empty() ? "" : ",") + k;
+      if (!trusted_keys.empty()) values[key.name] = joined;
+      continue;
+    }
     if (app.count(FlagName(key.name)) > 0) values[key.name] = given[key.name];
   }
   auto settings = ToSettings(values);

@@ -6,6 +6,7 @@
 
 #include "cli/broker.h"
 #include "cli/data_pack.h"
+#include "cli/demo/demo.h"
 #include "cli/fleet_cmds.h"
 #include "cli/inspect.h"
 #include "cli/server_cmd.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   edgefleet::cli::AddKeysCommands(app, action);
   edgefleet::cli::AddDeviceCommands(app, action);
   edgefleet::cli::AddAdminCommands(app, action);
+  edgefleet::cli::AddDemoCommand(app, action);
 
   CLI::App* data = app.add_subcommand("data", "Recordings.");
   data->require_subcommand(1);
@@ -47,6 +49,12 @@ int main(int argc, char** argv) {
   train->add_option("--out", train_args.out, "folder to write edge.efm, cloud.efcm and the training report to")->required();
   train->add_option("--seed", train_args.seed, "seed of the split and of training")->capture_default_str();
   train->add_option("--modes", train_args.modes, "operating modes to recognise")->check(CLI::Range(1, 8))->capture_default_str();
+  train->add_option("--model-version", train_args.model_version, "version number written into the models")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  train->add_option("--zone", train_args.zone,
+                    "K_LOW K_HIGH: thresholds mu + k * sigma of the training scores instead of the sweep's choice")
+      ->expected(2);
   train->add_flag("--quiet", train_args.quiet, "no per-epoch progress");
 
   edgefleet::cli::EvalArgs eval_args;

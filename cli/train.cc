@@ -22,6 +22,13 @@ int Train(const TrainArgs& args) {
   ml::PipelineConfig config;
   config.seed = args.seed;
   config.modes = args.modes;
+  config.model_version = args.model_version;
+  if (args.zone.size() == 2) {
+    if (!(args.zone[0] <= args.zone[1])) return Fail("--zone K_LOW K_HIGH needs K_LOW <= K_HIGH.");
+    config.fixed_zone = true;
+    config.zone_k_low = args.zone[0];
+    config.zone_k_high = args.zone[1];
+  }
   config.edge_train.seed = args.seed;
   config.cloud_train.seed = args.seed + 1;
   const auto progress = [&args](const ml::Progress& p) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace edgefleet::cli {
 
@@ -12,6 +13,8 @@ struct TrainArgs {
   std::string out;
   std::uint64_t seed = 1;
   std::uint32_t modes = 4;
+  std::uint32_t model_version = 1;  // written into the artifact and the cloud model
+  std::vector<double> zone;         // empty, or {k_low, k_high}: fixed thresholds mu + k * sigma
   bool quiet = false;
 };
 int Train(const TrainArgs& args);

@@ -323,7 +323,10 @@ DataResult<TrainedModels> TrainModels(const Dataset& dataset, const PipelineConf
       EvaluateTiers(scored, validation, SigmaThresholds(train_ms.mean, train_ms.stddev, config.k_low, config.k_high),
                     config.model_version, dataset);
   const double cloud_f1 = at_seed_defaults.cloud_only.f1;
-  const SweepPoint chosen = ChooseDefault(sweep, cloud_f1, config.max_f1_loss);
+  SweepPoint chosen = ChooseDefault(sweep, cloud_f1, config.max_f1_loss);
+  if (config.fixed_zone) {
+    chosen.thresholds = SigmaThresholds(train_ms.mean, train_ms.stddev, config.zone_k_low, config.zone_k_high);
+  }
   spec.thresholds = chosen.thresholds;
   written = WriteArtifact(spec);
   if (!written.ok()) return R::Fail("the trained edge artifact is invalid: " + written.error);

@@ -65,6 +65,12 @@ struct PipelineConfig {
   // whose false-alarm rate is reported (data/README.md).
   std::vector<std::string> drift_files = {"normal_low_deploy", "normal_low_moving"};
   std::uint32_t model_version = 1;
+  // Set: the artifact's thresholds are mu + k * sigma of the training scores
+  // with these k (low, high) instead of the sweep's choice (`edgefleet train
+  // --zone`; the demo uses it so that the cloud tier has windows to answer).
+  bool fixed_zone = false;
+  double zone_k_low = 0.0;
+  double zone_k_high = 0.0;
 
   PipelineConfig();
 };

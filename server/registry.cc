@@ -171,4 +171,11 @@ Expected<std::string> Registry::SignManifest(const common::Manifest& manifest) c
   return common::SignManifest(*key_, manifest);
 }
 
+Expected<std::string> Registry::SignBytes(std::string_view bytes) const {
+  if (!key_) return Error(ErrorCode::kFailedPrecondition, "the server has no signing key");
+  auto signature = common::Sign(*key_, common::AsBytes(bytes));
+  if (!signature.ok()) return signature.error();
+  return common::Base64Encode(signature.value());
+}
+
 }  // namespace edgefleet::server

@@ -97,6 +97,9 @@ class Registry {
 
   // The base64 Ed25519 signature of the manifest's canonical bytes.
   Expected<std::string> SignManifest(const common::Manifest& manifest) const;
+  // The base64 Ed25519 signature of `bytes` (the X-Edgefleet-Signature of
+  // GET /model/thresholds, docs/ota.md).
+  Expected<std::string> SignBytes(std::string_view bytes) const;
   bool has_key() const { return key_.has_value(); }
 
  private:

@@ -18,6 +18,10 @@ using http::Request;
 using http::Response;
 
 constexpr std::int64_t kMaxVersion = std::numeric_limits<std::int64_t>::max();
+// The base64 Ed25519 signature of the artifact's bytes (on /model/download,
+// 200, 206 and HEAD) or of the response body's exact bytes (/model/thresholds);
+// docs/ota.md, "Signature transport".
+constexpr const char* kSignatureHeader = "X-Edgefleet-Signature";
 
 // The model a request asks for: ?version=N, or the one the server offers.
 // Halted models are never served.
@@ -102,7 +106,8 @@ Response Download(ServerContext& ctx, const Request& request) {
   r.headers = {{"ETag", etag},
                {"Accept-Ranges", "bytes"},
                {"Cache-Control", "no-cache"},
-               {"Content-Disposition", "attachment; filename=\"" + model->filename + "\""}};
+               {"Content-Disposition", "attachment; filename=\"" + model->filename + "\""},
+               {kSignatureHeader, model->signature}};
   if (const auto inm = request.HeaderValue("If-None-Match"); inm && IfNoneMatchMatches(*inm, etag)) {
     r.status = 304;
     r.content_type.clear();
@@ -144,7 +149,13 @@ Response Thresholds(ServerContext& ctx, const Request& request) {
   nlohmann::json body = {{"version", model->version}, {"low_threshold", t.low}, {"high_threshold", t.high},
                          {"mu", t.mu},                {"sigma", t.sigma},      {"k_low", t.k_low},
                          {"k_high", t.k_high}};
-  return Response::Json(body.dump());
+  Response r = Response::Json(body.dump());
+  if (ctx.registry->has_key()) {  // without a key nothing was published, so nothing is served here
+    auto signature = ctx.registry->SignBytes(r.body);
+    if (!signature.ok()) return ErrorResponse(signature.error());
+    r.headers.emplace_back(kSignatureHeader, std::move(signature).value());
+  }
+  return r;
 }
 
 Response Publish(ServerContext& ctx, const Request& request) {

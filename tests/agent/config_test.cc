@@ -73,6 +73,35 @@ TEST(AgentConfig, DefaultsGiveTheSpecsTimings) {
   EXPECT_DOUBLE_EQ(s.value().grid_step_g, 1.0 / 2048.0);
 }
 
+TEST(AgentConfig, OtaKeysReachTheEngineConfig) {
+  ConfigValues values = DefaultValues();
+  values["device_id"] = "d1";
+  values["token"] = "t";
+  auto d = ToSettings(values);
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  EXPECT_TRUE(d.value().trusted_keys.empty());  // no OTA without a key
+  EXPECT_EQ(d.value().ota.check_interval_ms, 5 * 60'000);
+  EXPECT_DOUBLE_EQ(d.value().ota.check_jitter, 0.1);
+  EXPECT_EQ(d.value().ota.health.period_ms, 10 * 60'000);
+  EXPECT_EQ(d.value().ota.health.min_inferences, 20u);
+  EXPECT_EQ(d.value().ota.device_ram_mb, 512);
+  EXPECT_EQ(d.value().ota.model_dir, "ota");
+  ASSERT_TRUE(OverlayTomlText("trusted_key = \"a.pem, b.pem,c.pem\"\nota_dir = \"/x/ota\"\n"
+                              "ota_check_interval_ms = 1000\nota_health_period_ms = 50\n"
+                              "firmware_version = \"2.1\"\n", values).ok());
+  auto s = ToSettings(values);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  const std::vector<std::filesystem::path> keys = {"a.pem", "b.pem", "c.pem"};
+  EXPECT_EQ(s.value().trusted_keys, keys);
+  EXPECT_EQ(s.value().ota.model_dir, "/x/ota");
+  EXPECT_EQ(s.value().ota.check_interval_ms, 1000);
+  EXPECT_EQ(s.value().ota.health.period_ms, 50);
+  EXPECT_EQ(s.value().ota.device_id, "d1");
+  EXPECT_EQ(s.value().ota.token, "t");
+  EXPECT_EQ(s.value().ota.firmware_version, "2.1");
+  EXPECT_EQ(s.value().ota.server_url, "http://127.0.0.1:8000");
+}
+
 TEST(AgentConfig, TomlTypesOverrideAndUnknownKeysAreRefused) {
   ConfigValues values = DefaultValues();
   ASSERT_TRUE(OverlayTomlText("device_id = \"a\"\nsync_budget_bytes = 4096\ngrid_step_g = 0.001\n", values).ok());
@@ -96,6 +125,9 @@ TEST(AgentConfig, BadValuesNameTheKeyAndItsFlag) {
       {"escalation_timeout_ms", "0"}, {"backoff_max_ms", "1000"}, {"sync_budget_bytes", "lots"},
       {"inference_mode", "all"},   {"buffer_durability", "max"}, {"power", "battery"},
       {"batched_hour", "24"},      {"grid_step_g", "nan"},
+      {"ota_dir", ""},             {"ota_check_interval_ms", "0"}, {"ota_check_jitter", "0.9"},
+      {"ota_chunk_bytes", "1"},    {"ota_retry_max_ms", "1"},   {"ota_health_max_error_rate", "2"},
+      {"ota_health_max_latency_ratio", "0.5"}, {"device_ram_mb", "-1"},
   };
   for (const auto& [key, value] : bad) {
     ConfigValues values = DefaultValues();

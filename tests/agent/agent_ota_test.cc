@@ -1,0 +1,259 @@
+// The agent with its OTA engine against the real cloud: `edgefleet keys
+// generate`, `edgefleet device add`, `edgefleet model publish` (v1 and v2,
+// the shipped model with its version field raised: ota::WithVersion),
+// `edgefleet server` on 127.0.0.1:0, and the real `edgefleet-agent` replaying
+// a CSV. The agent starts on v1, updates to v2 through every state while
+// windows flow, and the server's update history, its reported version for
+// the device and the agent's synced rows (no seq gap; model_version 1 then
+// 2) say so; the MQTT `ota` topic got every report and the status the new
+// version. A v2 whose signature header is wrong is refused: `failed`, v1
+// still runs.
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "agent/ota/model.h"
+#include <nlohmann/json.hpp>
+
+#include "common/telemetry.h"
+#include "ml/dataset.h"
+#include "tests/agent/fakes.h"
+#include "tests/agent/process.h"
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_inbox.h"
+#include "tests/support/temp_dir.h"
+
+namespace edgefleet::agent {
+namespace {
+
+using testing::Capture;
+using testing::Child;
+using testing::ReadText;
+using testing::Spawn;
+using testing::Wait;
+
+const char* const kAgent = EDGEFLEET_AGENT_BINARY;
+const char* const kCli = EDGEFLEET_CLI_BINARY;
+
+std::vector<std::vector<std::string>> Query(sqlite3* db, const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const unsigned char* text = sqlite3_column_text(stmt, i);
+      row.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  return rows;
+}
+
+std::string One(sqlite3* db, const std::string& sql) {
+  const auto rows = Query(db, sql);
+  return rows.empty() || rows[0].empty() ? "" : rows[0][0];
+}
+
+void WriteBytes(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+class AgentOta : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = dir_.path() / "data";
+    std::filesystem::create_directories(data_dir_);
+    q_ = " 2>>" + (dir_.path() / "cli.log").string();
+    Capture(std::string(kCli) + " keys generate --data-dir " + data_dir_.string() + " >/dev/null" + q_);
+    token_ = Capture(std::string(kCli) + " device add fan-ota --data-dir " + data_dir_.string() + q_);
+    while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
+    ASSERT_FALSE(token_.empty()) << ReadText(dir_.path() / "cli.log");
+    auto broker = testsupport::MosquittoBroker::Start(dir_.path() / "broker");
+    ASSERT_TRUE(broker.ok()) << broker.error().ToString();
+    broker_ = std::move(broker).value();
+    ASSERT_TRUE(broker_->AddDevice("fan-ota", token_).ok());
+    auto watcher = mqtt::MqttLink::Create(testsupport::BridgeOptions(*broker_, "watcher"));
+    ASSERT_TRUE(watcher.ok());
+    watcher_ = std::move(watcher).value();
+    ASSERT_TRUE(watcher_->Subscribe("edge-ai/device/fan-ota/#", mqtt::Qos::kAtLeastOnce, inbox_.Handler()).ok());
+    ASSERT_TRUE(watcher_->Start().ok());
+    ASSERT_TRUE(testsupport::WaitUntil([&] { return watcher_->connected(); }, std::chrono::seconds(10)));
+    const auto golden = testing::GoldenModel();
+    const std::string_view shipped(reinterpret_cast<const char*>(golden.data()), golden.size());
+    for (std::uint32_t v : {1u, 2u}) {
+      auto bytes = ota::WithVersion(shipped, v);
+      ASSERT_TRUE(bytes.ok());
+      WriteBytes(dir_.path() / ("v" + std::to_string(v) + ".efm"), bytes.value());
+    }
+    // 200 windows of normal and anomalous fan data.
+    const auto data = ml::LoadPacked(testing::SourceDir() / "data" / "ceiling-fan.efr");
+    ASSERT_TRUE(data.ok());
+    std::FILE* f = std::fopen((dir_.path() / "replay.csv").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f, "x,y,z\n");
+    for (const char* name : {"normal_low", "anomaly_med_weight"}) {
+      const ml::Recording* r = data.value.Find(name);
+      ASSERT_NE(r, nullptr);
+      for (std::size_t i = 0; i < 10000; ++i) {
+        std::fprintf(f, "%.6f,%.6f,%.6f\n", r->counts[i * 3] / 2048.0, r->counts[i * 3 + 1] / 2048.0,
+                     r->counts[i * 3 + 2] / 2048.0);
+      }
+    }
+    std::fclose(f);
+  }
+
+  void Publish(int version) {
+    Capture(std::string(kCli) + " model publish " + (dir_.path() / ("v" + std::to_string(version) + ".efm")).string() +
+            " --data-dir " + data_dir_.string() + " >/dev/null" + q_);
+  }
+
+  // Runs the server and the agent until the replay ends; then stops the server.
+  void RunAgent() {
+    const auto port_file = dir_.path() / "port";
+    const Child server = Spawn(kCli,
+                               {"server", "--data-dir", data_dir_.string(), "--port", "0", "--bind", "127.0.0.1",
+                                "--port-file", port_file.string()},
+                               dir_.path() / "server.log", false);
+    ASSERT_GT(server.pid, 0);
+    ASSERT_TRUE(testsupport::WaitUntil([&] { return !ReadText(port_file).empty(); }, std::chrono::seconds(30)))
+        << ReadText(dir_.path() / "server.log");
+    std::string port = ReadText(port_file);
+    while (!port.empty() && port.back() == '\n') port.pop_back();
+    const Child agent = Spawn(
+        kAgent,
+        {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker",
+         "127.0.0.1:" + std::to_string(broker_->port()),
+         "--source", "csv:" + (dir_.path() / "replay.csv").string() + "@4000", "--buffer",
+         (dir_.path() / "buffer.db").string(), "--model", (dir_.path() / "v1.efm").string(), "--strategy",
+         "periodic", "--periodic-interval-ms", "500", "--power", "none", "--shutdown-sync-timeout-ms", "20000",
+         "--trusted-key", (data_dir_ / "keys" / "server.pub").string(), "--ota-dir", (dir_.path() / "ota").string(),
+         "--ota-chunk-bytes", "2048", "--ota-retry-initial-ms", "50", "--ota-retry-max-ms", "500",
+         "--ota-report-retry-ms", "100", "--ota-health-period-ms", "500", "--ota-health-grace-ms", "500",
+         "--ota-health-min-inferences", "5", "--ota-health-max-escalation-rate", "1",
+         "--ota-health-max-latency-ratio", "1000", "--firmware-version", "1.0.0"},
+        dir_.path() / "agent.log", false);
+    agent_exit_ = Wait(agent.pid, std::chrono::seconds(60));
+    ::kill(server.pid, SIGTERM);
+    EXPECT_EQ(Wait(server.pid, std::chrono::seconds(30)), 0) << ReadText(dir_.path() / "server.log");
+    ASSERT_EQ(agent_exit_, 0) << ReadText(dir_.path() / "agent.log");
+    ASSERT_EQ(sqlite3_open_v2((data_dir_ / "edgefleet.db").c_str(), &db_, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  }
+
+  void TearDown() override {
+    if (db_ != nullptr) sqlite3_close(db_);
+    if (watcher_) (void)watcher_->Close(std::nullopt);
+  }
+
+  // The JSON payloads received on one channel, in order.
+  std::vector<nlohmann::json> Payloads(telemetry::Channel channel) {
+    std::vector<nlohmann::json> out;
+    for (const auto& m : inbox_.Messages()) {
+      if (m.topic == telemetry::Topic("fan-ota", channel)) out.push_back(nlohmann::json::parse(m.payload, nullptr, false));
+    }
+    return out;
+  }
+
+  std::vector<std::string> History() {
+    std::vector<std::string> out;
+    for (const auto& r : Query(db_, "SELECT status, version FROM update_status WHERE device_id = 'fan-ota' ORDER BY id")) {
+      out.push_back(r[0] + ":" + r[1]);
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  std::filesystem::path data_dir_;
+  std::string q_;
+  std::string token_;
+  int agent_exit_ = -1;
+  std::unique_ptr<testsupport::MosquittoBroker> broker_;
+  std::unique_ptr<mqtt::MqttLink> watcher_;
+  testsupport::Inbox inbox_;
+  sqlite3* db_ = nullptr;
+};
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + " ";
+  return s;
+}
+
+TEST_F(AgentOta, UpdatesToV2WithoutLosingAWindow) {
+  Publish(1);
+  Publish(2);
+  RunAgent();
+  const std::string log = ReadText(dir_.path() / "agent.log");
+  const auto history = History();
+  // Every state, in order, ending active with version 2.
+  const std::vector<std::string> expected = {"pending:1", "downloading:1", "validating:1", "applying:1", "active:2"};
+  ASSERT_GE(history.size(), expected.size()) << Join(history) << log;
+  std::size_t at = 0;
+  for (const auto& h : history) {
+    if (at < expected.size() && h == expected[at]) ++at;
+  }
+  EXPECT_EQ(at, expected.size()) << Join(history) << log;
+  EXPECT_EQ(history.back(), "active:2") << Join(history) << log;
+  EXPECT_EQ(One(db_, "SELECT reported_model_version FROM devices WHERE id = 'fan-ota'"), "2");
+  // The rows: one per window, seq 1..N with no gap, version 1 then 2.
+  const auto rows = Query(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
+  ASSERT_EQ(rows.size(), 200u) << log;
+  std::int64_t last_v = 0, switches = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(std::stoll(rows[i][0]), static_cast<std::int64_t>(i + 1));
+    const std::int64_t v = std::stoll(rows[i][1]);
+    EXPECT_GE(v, last_v) << "seq " << rows[i][0];
+    if (last_v != 0 && v != last_v) ++switches;
+    last_v = v;
+  }
+  EXPECT_EQ(std::stoll(rows.front()[1]), 1) << log;
+  EXPECT_EQ(std::stoll(rows.back()[1]), 2) << log;
+  EXPECT_EQ(switches, 1);
+  EXPECT_NE(log.find("now running model version 2"), std::string::npos) << log;
+  // MQTT: every report on the `ota` topic, in order, ending active with 2;
+  // the status after the swap carries version 2 (the last one: "offline").
+  ASSERT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) { return m.payload.find("\"offline\"") != std::string::npos; }));
+  std::vector<std::string> ota;
+  for (const auto& j : Payloads(telemetry::Channel::kOta)) {
+    ota.push_back(j.value("state", "?") + ":" + std::to_string(j.value("model_version", -1)));
+  }
+  std::size_t seen = 0;
+  for (const auto& h : ota) {
+    if (seen < expected.size() && h == expected[seen]) ++seen;
+  }
+  EXPECT_EQ(seen, expected.size()) << Join(ota);
+  const auto status = Payloads(telemetry::Channel::kStatus);
+  ASSERT_FALSE(status.empty());
+  EXPECT_EQ(status.front().value("model_version", -1), 1);
+  EXPECT_EQ(status.back().value("model_version", -1), 2);
+}
+
+TEST_F(AgentOta, WronglySignedArtifactIsRefusedAndV1KeepsRunning) {
+  Publish(1);
+  Publish(2);
+  {  // The artifact's signature header now carries v1's signature: v2's bytes do not verify.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((data_dir_ / "edgefleet.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE models SET signature = (SELECT signature FROM models WHERE version = 1) "
+                               "WHERE version = 2", nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  RunAgent();
+  const std::string log = ReadText(dir_.path() / "agent.log");
+  const auto history = History();
+  ASSERT_FALSE(history.empty()) << log;
+  EXPECT_EQ(history.back(), "failed:1") << Join(history) << log;
+  EXPECT_NE(One(db_, "SELECT error FROM update_status WHERE device_id = 'fan-ota' ORDER BY id DESC LIMIT 1")
+                .find("signature"), std::string::npos);
+  EXPECT_EQ(One(db_, "SELECT COUNT(*) FROM update_status WHERE device_id = 'fan-ota' AND status = 'active'"), "0");
+  EXPECT_EQ(One(db_, "SELECT COUNT(*) FROM inference_rows WHERE device_id = 'fan-ota' AND model_version = 1"), "200");
+  EXPECT_EQ(log.find("now running model version 2"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace edgefleet::agent
