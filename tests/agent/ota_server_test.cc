@@ -52,7 +52,7 @@ class CountingHttp final : public ota::HttpClient {
   CountingHttp(RealOtaServer& server, int stop_before, int down_for)
       : server_(server), stop_before_(stop_before), down_for_(down_for) {}
 
-  Expected<ota::HttpResponse> Send(const ota::HttpRequest& request) override {
+  common::Expected<ota::HttpResponse> Send(const ota::HttpRequest& request) override {
     const bool download = request.url.find("/model/download") != std::string::npos;
     if (download && ++downloads_ == stop_before_) {
       EXPECT_EQ(server_.Stop(SIGKILL), -1);
