@@ -193,7 +193,7 @@ TEST(OtaServerKill, RandomKill9OfTheDriverBricksNoDevice) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     const std::string at = LastLine(dir / "run.log");
-    ++killed_in[at.empty() ? "(before start)" : at.substr(0, at.find(' '))];
+    ++killed_in[at.empty() ? "(before the first state line)" : at.substr(6, at.find(' ') - 6)];
     std::vector<std::string> probe = base;
     probe.push_back("--probe");
     if (testing::Wait(SpawnOut(probe, dir / "probe.log"), std::chrono::seconds(20)) != 0) {
