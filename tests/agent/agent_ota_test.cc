@@ -118,7 +118,7 @@ class AgentOta : public ::testing::Test {
   // Runs the server and the agent until the replay ends (after `kills`
   // runs of the agent killed with SIGKILL at random moments); then stops the
   // server. The agent's logs: agent-kill-N.log, then agent.log.
-  void RunAgent(int kills = 0) {
+  void RunAgent(int kills = 0, bool kill_after_swap = false) {
     const auto port_file = dir_.path() / "port";
     const Child server = Spawn(kCli,
                                {"server", "--data-dir", data_dir_.string(), "--port", "0", "--bind", "127.0.0.1",
@@ -148,6 +148,19 @@ class AgentOta : public ::testing::Test {
       Wait(victim.pid, std::chrono::seconds(10));
     }
     const Child agent = Spawn(kAgent, args, dir_.path() / "agent.log", false);
+    if (kill_after_swap) {
+      // Once the new version's status went out (so the link reconnected with the renewed will).
+      EXPECT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) {
+        return m.topic == telemetry::Topic("fan-ota", telemetry::Channel::kStatus) &&
+               m.payload.find("\"online\"") != std::string::npos &&
+               nlohmann::json::parse(m.payload, nullptr, false).value("model_version", -1) == 2;
+      }, std::chrono::seconds(30))) << ReadText(dir_.path() / "agent.log");
+      ::kill(agent.pid, SIGKILL);
+      Wait(agent.pid, std::chrono::seconds(10));
+      ::kill(server.pid, SIGTERM);
+      EXPECT_EQ(Wait(server.pid, std::chrono::seconds(30)), 0) << ReadText(dir_.path() / "server.log");
+      return;
+    }
     agent_exit_ = Wait(agent.pid, std::chrono::seconds(60));
     ::kill(server.pid, SIGTERM);
     EXPECT_EQ(Wait(server.pid, std::chrono::seconds(30)), 0) << ReadText(dir_.path() / "server.log");
@@ -282,6 +295,20 @@ TEST_F(AgentOta, Kill9OfTheAgentDuringTheUpdateBricksNothing) {
   }
   std::printf("3 kills of edgefleet-agent; starts (log:startup version) %s; runs v%s; history %s\n", starts.c_str(),
               running.c_str(), Join(history).c_str());
+}
+
+// The last will is set at connection time: after the swap the agent renews
+// it (MqttLink::RenewWill), so a kill -9 after the update makes the broker
+// publish "offline" with the new version.
+TEST_F(AgentOta, TheLastWillCarriesTheNewVersion) {
+  Publish(1);
+  Publish(2);
+  RunAgent(0, true);
+  EXPECT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) {
+    const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+    return m.topic == telemetry::Topic("fan-ota", telemetry::Channel::kStatus) && j.value("state", "") == "offline" &&
+           j.value("model_version", -1) == 2;
+  }, std::chrono::seconds(30))) << ReadText(dir_.path() / "agent.log");
 }
 
 TEST_F(AgentOta, WronglySignedArtifactIsRefusedAndV1KeepsRunning) {
