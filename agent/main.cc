@@ -284,11 +284,12 @@ int Run(const AgentSettings& s) {
   });
   if (ota_runner) {
     ota_runner->Start([mailbox](std::function<void()> job) { return mailbox->Post(std::move(job)); },
-                      [&agent, &model_version](std::shared_ptr<const ota::Model> m) -> common::Expected<void> {
+                      [&agent, &model_version, &link](std::shared_ptr<const ota::Model> m) -> common::Expected<void> {
                         const std::int64_t before = agent->model_version();
                         EDGEFLEET_RETURN_IF_ERROR(
                             agent->LoadModel(std::vector<std::uint8_t>(m->bytes(), m->bytes() + m->size())));
                         model_version = agent->model_version();  // the last will's version from now on
+                        if (link) link->RenewWill();             // the broker holds the will set at connect
                         Log("info", "OTA: now running model version " + std::to_string(model_version.load()) +
                                         " (was " + std::to_string(before) + ")");
                         return common::Ok();

@@ -176,6 +176,14 @@ class MqttLink::Impl {
     return common::Ok();
   }
 
+  void RenewWill() {
+    std::lock_guard lock(mu_);
+    if (!connected_ || stopping_) return;
+    renew_will_ = true;
+    connected_ = false;  // what is published from now on waits in the offline queue
+    (void)mosquitto_disconnect(mosq_);  // the network thread writes it; the loop then reconnects
+  }
+
   MqttStats stats() const {
     std::lock_guard lock(mu_);
     MqttStats s = stats_;
@@ -257,12 +265,19 @@ class MqttLink::Impl {
           if (connected_) {
             connected_ = false;
             ++stats_.disconnects;
-          } else if (!stopping_) {
+          } else if (!stopping_ && !renew_will_) {
             ++stats_.connect_failures;  // refused at CONNACK, or lost before it
           }
           if (stopping_) break;
         }
         cv_.notify_all();
+        bool renew = false;
+        {
+          std::lock_guard lock(mu_);
+          renew = renew_will_;
+          renew_will_ = false;
+        }
+        if (renew) continue;  // our own clean disconnect: reconnect now, with the new will
         failures = was_connected ? 1 : failures + 1;
         WaitBackoff(failures);
       } else {
@@ -381,6 +396,7 @@ class MqttLink::Impl {
   bool closed_ = false;
   bool stopping_ = false;
   bool connected_ = false;
+  bool renew_will_ = false;  // RenewWill's disconnect: reconnect without waiting
   int awaited_mid_ = -1;
   bool acked_ = false;
   std::deque<Message> queue_;
@@ -432,5 +448,7 @@ Expected<void> MqttLink::Close(std::optional<Message> final_message, std::chrono
 }
 
 MqttStats MqttLink::stats() const { return impl_->stats(); }
+
+void MqttLink::RenewWill() { impl_->RenewWill(); }
 
 }  // namespace edgefleet::mqtt

@@ -159,6 +159,13 @@ class MqttLink final : public Telemetry {
   // kInvalidArgument for an invalid filter.
   Expected<void> Subscribe(std::string_view filter, Qos qos, MessageHandler handler);
 
+  // Renews the last will (after what it says changed, e.g. the model
+  // version): disconnects cleanly, so the broker drops the old will without
+  // sending it, and the network thread reconnects at once, evaluating
+  // MqttOptions::will again. Messages published meanwhile wait in the offline
+  // queue. Does nothing when not connected (the next connection sets it).
+  void RenewWill();
+
   bool connected() const;
   // Blocks up to `timeout` until connected; for tests and start-up checks.
   bool WaitConnected(std::chrono::milliseconds timeout) const;

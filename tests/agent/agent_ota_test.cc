@@ -14,6 +14,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
+#include <thread>
 
 #include "agent/ota/model.h"
 #include <nlohmann/json.hpp>
@@ -113,7 +115,10 @@ class AgentOta : public ::testing::Test {
   }
 
   // Runs the server and the agent until the replay ends; then stops the server.
-  void RunAgent() {
+  // Runs the server and the agent until the replay ends (after `kills`
+  // runs of the agent killed with SIGKILL at random moments); then stops the
+  // server. The agent's logs: agent-kill-N.log, then agent.log.
+  void RunAgent(int kills = 0, bool kill_after_swap = false) {
     const auto port_file = dir_.path() / "port";
     const Child server = Spawn(kCli,
                                {"server", "--data-dir", data_dir_.string(), "--port", "0", "--bind", "127.0.0.1",
@@ -124,9 +129,7 @@ class AgentOta : public ::testing::Test {
         << ReadText(dir_.path() / "server.log");
     std::string port = ReadText(port_file);
     while (!port.empty() && port.back() == '\n') port.pop_back();
-    const Child agent = Spawn(
-        kAgent,
-        {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker",
+    const std::vector<std::string> args = {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker",
          "127.0.0.1:" + std::to_string(broker_->port()),
          "--source", "csv:" + (dir_.path() / "replay.csv").string() + "@4000", "--buffer",
          (dir_.path() / "buffer.db").string(), "--model", (dir_.path() / "v1.efm").string(), "--strategy",
@@ -135,8 +138,29 @@ class AgentOta : public ::testing::Test {
          "--ota-chunk-bytes", "2048", "--ota-retry-initial-ms", "50", "--ota-retry-max-ms", "500",
          "--ota-report-retry-ms", "100", "--ota-health-period-ms", "500", "--ota-health-grace-ms", "500",
          "--ota-health-min-inferences", "5", "--ota-health-max-escalation-rate", "1",
-         "--ota-health-max-latency-ratio", "1000", "--firmware-version", "1.0.0"},
-        dir_.path() / "agent.log", false);
+         "--ota-health-max-latency-ratio", "1000", "--firmware-version", "1.0.0"};
+    std::mt19937 rng(20261206);
+    for (int k = 0; k < kills; ++k) {
+      const Child victim = Spawn(kAgent, args, dir_.path() / ("agent-kill-" + std::to_string(k) + ".log"), false);
+      ASSERT_GT(victim.pid, 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 1500));
+      ::kill(victim.pid, SIGKILL);
+      Wait(victim.pid, std::chrono::seconds(10));
+    }
+    const Child agent = Spawn(kAgent, args, dir_.path() / "agent.log", false);
+    if (kill_after_swap) {
+      // Once the new version's status went out (so the link reconnected with the renewed will).
+      EXPECT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) {
+        return m.topic == telemetry::Topic("fan-ota", telemetry::Channel::kStatus) &&
+               m.payload.find("\"online\"") != std::string::npos &&
+               nlohmann::json::parse(m.payload, nullptr, false).value("model_version", -1) == 2;
+      }, std::chrono::seconds(30))) << ReadText(dir_.path() / "agent.log");
+      ::kill(agent.pid, SIGKILL);
+      Wait(agent.pid, std::chrono::seconds(10));
+      ::kill(server.pid, SIGTERM);
+      EXPECT_EQ(Wait(server.pid, std::chrono::seconds(30)), 0) << ReadText(dir_.path() / "server.log");
+      return;
+    }
     agent_exit_ = Wait(agent.pid, std::chrono::seconds(60));
     ::kill(server.pid, SIGTERM);
     EXPECT_EQ(Wait(server.pid, std::chrono::seconds(30)), 0) << ReadText(dir_.path() / "server.log");
@@ -230,6 +254,61 @@ TEST_F(AgentOta, UpdatesToV2WithoutLosingAWindow) {
   ASSERT_FALSE(status.empty());
   EXPECT_EQ(status.front().value("model_version", -1), 1);
   EXPECT_EQ(status.back().value("model_version", -1), 2);
+}
+
+// kill -9 of edgefleet-agent at random moments of the update (three times),
+// then a run to the end: every start found a valid model (none bricked), the
+// server's last report says what the device runs, and the rows of all runs
+// reached the server with no seq gap.
+TEST_F(AgentOta, Kill9OfTheAgentDuringTheUpdateBricksNothing) {
+  Publish(1);
+  Publish(2);
+  RunAgent(3);
+  int bricked = 0;
+  std::string starts;
+  for (const std::string name : {"agent-kill-0.log", "agent-kill-1.log", "agent-kill-2.log", "agent.log"}) {
+    const std::string log = ReadText(dir_.path() / name);
+    const auto at = log.find("OTA: startup model version ");
+    if (at == std::string::npos) {
+      // Killed before it logged anything at all is not a brick; a start that logged an error is.
+      if (log.find("error") != std::string::npos) ++bricked;
+      starts += name + ":- ";
+      continue;
+    }
+    starts += name + ":" + log.substr(at + 27, 1) + " ";
+  }
+  EXPECT_EQ(bricked, 0) << starts;
+  const std::string log = ReadText(dir_.path() / "agent.log");
+  EXPECT_NE(log.find("OTA: startup model version "), std::string::npos) << log;
+  const auto rows = Query(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
+  ASSERT_GE(rows.size(), 200u) << log;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(std::stoll(rows[i][0]), static_cast<std::int64_t>(i + 1)) << "a gap in the seqs";
+  }
+  const std::string running = rows.back()[1];
+  const auto history = History();
+  ASSERT_FALSE(history.empty());
+  if (running == "2") {
+    EXPECT_EQ(history.back(), "active:2") << Join(history) << starts;
+  } else {
+    EXPECT_TRUE(history.back() == "rolled_back:1" || history.back() == "failed:1") << Join(history) << starts;
+  }
+  std::printf("3 kills of edgefleet-agent; starts (log:startup version) %s; runs v%s; history %s\n", starts.c_str(),
+              running.c_str(), Join(history).c_str());
+}
+
+// The last will is set at connection time: after the swap the agent renews
+// it (MqttLink::RenewWill), so a kill -9 after the update makes the broker
+// publish "offline" with the new version.
+TEST_F(AgentOta, TheLastWillCarriesTheNewVersion) {
+  Publish(1);
+  Publish(2);
+  RunAgent(0, true);
+  EXPECT_TRUE(inbox_.WaitFor([](const mqtt::Message& m) {
+    const auto j = nlohmann::json::parse(m.payload, nullptr, false);
+    return m.topic == telemetry::Topic("fan-ota", telemetry::Channel::kStatus) && j.value("state", "") == "offline" &&
+           j.value("model_version", -1) == 2;
+  }, std::chrono::seconds(30))) << ReadText(dir_.path() / "agent.log");
 }
 
 TEST_F(AgentOta, WronglySignedArtifactIsRefusedAndV1KeepsRunning) {

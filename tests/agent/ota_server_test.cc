@@ -52,7 +52,7 @@ class CountingHttp final : public ota::HttpClient {
   CountingHttp(RealOtaServer& server, int stop_before, int down_for)
       : server_(server), stop_before_(stop_before), down_for_(down_for) {}
 
-  Expected<ota::HttpResponse> Send(const ota::HttpRequest& request) override {
+  common::Expected<ota::HttpResponse> Send(const ota::HttpRequest& request) override {
     const bool download = request.url.find("/model/download") != std::string::npos;
     if (download && ++downloads_ == stop_before_) {
       EXPECT_EQ(server_.Stop(SIGKILL), -1);
@@ -193,7 +193,7 @@ TEST(OtaServerKill, RandomKill9OfTheDriverBricksNoDevice) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     const std::string at = LastLine(dir / "run.log");
-    ++killed_in[at.empty() ? "(before start)" : at.substr(0, at.find(' '))];
+    ++killed_in[at.empty() ? "(before the first state line)" : at.substr(6, at.find(' ') - 6)];
     std::vector<std::string> probe = base;
     probe.push_back("--probe");
     if (testing::Wait(SpawnOut(probe, dir / "probe.log"), std::chrono::seconds(20)) != 0) {

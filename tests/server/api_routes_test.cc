@@ -135,6 +135,21 @@ TEST_F(ApiTest, ModelRoutesAnswerFromTheRegistry) {
     EXPECT_TRUE(t[key].is_number()) << key;
   }
   EXPECT_LE(t["low_threshold"].get<double>(), t["high_threshold"].get<double>());
+  // Signed: X-Edgefleet-Signature over the body's exact bytes, with the server key (docs/ota.md).
+  std::string signature;
+  for (const auto& [n, v] : r.headers) {
+    if (n == "X-Edgefleet-Signature") signature = v;
+  }
+  const auto server_key = common::ReadPublicKeyPem(PublicKeyPath(dir_.path()));
+  ASSERT_TRUE(server_key.ok());
+  const auto decoded = common::Base64Decode(signature);
+  ASSERT_TRUE(decoded.ok()) << signature;
+  ASSERT_EQ(decoded.value().size(), common::kEd25519SignatureBytes);
+  const std::vector<std::uint8_t>& sig = decoded.value();
+  EXPECT_TRUE(common::Verify(server_key.value(), common::AsBytes(r.body), sig).ok());
+  std::string tampered = r.body;
+  tampered.back() = tampered.back() == '}' ? ' ' : '}';
+  EXPECT_FALSE(common::Verify(server_key.value(), common::AsBytes(tampered), sig).ok());
   ExpectError(Get("/model/version?device_id=fan-0001", other_token_), 403, "permission_denied");
 }
 
@@ -155,12 +170,15 @@ TEST_F(ApiTest, DownloadServesRangesEtagsAndNoPaths) {
     return std::string();
   };
   EXPECT_EQ(header(r, "ETag"), "\"" + v1.sha256 + "\"");
+  EXPECT_EQ(header(r, "X-Edgefleet-Signature"), v1.signature);  // the whole artifact's, on 200 and 206
+  EXPECT_FALSE(v1.signature.empty());
 
   r = Get("/model/download?version=1", device_token_, {{"Range", "bytes=100-"}});
   ASSERT_EQ(r.status, 206u);
   EXPECT_EQ(r.file->offset, 100u);
   EXPECT_EQ(r.file->length, size - 100);
   EXPECT_EQ(header(r, "Content-Range"), "bytes 100-" + std::to_string(size - 1) + "/" + std::to_string(size));
+  EXPECT_EQ(header(r, "X-Edgefleet-Signature"), v1.signature);
 
   r = Get("/model/download", device_token_, {{"If-None-Match", "\"" + v1.sha256 + "\""}});
   EXPECT_EQ(r.status, 304u);
