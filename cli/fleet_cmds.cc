@@ -12,6 +12,7 @@
 #include "server/api/handler_util.h"
 #include "server/api/model_json.h"
 #include "server/clock.h"
+#include "server/broker/broker.h"
 #include "server/registry.h"
 
 namespace edgefleet::cli {
@@ -64,6 +65,9 @@ int DeviceAdd(const DeviceAddArgs& args) {
   if (!server::api::IsDeviceId(args.id)) {
     return Fail("a device id is 1 to 128 letters, digits, '-', '_', '.' or ':'.");
   }
+  // The broker's ids are narrower (no ':', not the bridge's user name): a
+  // device must be able to connect with the id it is registered under.
+  if (auto valid = broker::ValidateDeviceId(args.id); !valid.ok()) return FailWith(valid.error());
   auto config = ResolveState(args.state);
   if (!config.ok()) return FailWith(config.error());
   auto store = OpenStateStore(config.value());
@@ -74,6 +78,12 @@ int DeviceAdd(const DeviceAddArgs& args) {
   if (!hash.ok()) return FailWith(hash.error());
   if (auto added = store.value()->AddDevice(args.id, hash.value(), server::SystemClock().NowMs()); !added.ok()) {
     return FailWith(added.error());
+  }
+  // The token is known only now: the broker's password line is written here
+  // (docs/mqtt.md); a running Mosquitto reads it on SIGHUP.
+  if (auto credential = broker::AddDeviceCredential(config.value().data_dir, args.id, token.value());
+      !credential.ok()) {
+    return FailWith(credential.error().WithContext("writing the broker credential"));
   }
   std::fprintf(stderr, "device '%s' registered; its token (shown once, stored only as a hash):\n", args.id.c_str());
   std::printf("%s\n", token.value().c_str());

@@ -271,10 +271,7 @@ bool Demo::SetUpServerState() {
     d.buffer = d.dir / "buffer.db";
     d.log = logs_ / (std::string(id) + ".log");
     if (!Cli(std::string("device-add-") + id, {"device", "add", id, "--data-dir", dd}, &out)) return false;
-    d.token = Trim(out);
-    if (auto s = broker::AddDeviceCredential(server_dir_, id, d.token); !s.ok()) {
-      return Fatal("broker credential of " + std::string(id) + ": " + s.error().message());
-    }
+    d.token = Trim(out);  // `device add` also wrote the device's broker password
     const std::string err = WriteReplay(data_, static_cast<std::size_t>(i), plan_.windows, d.dir / "replay.csv", &d.replay);
     if (!err.empty()) return Fatal(err);
     fs::copy_file(models_ / "v1" / "edge.efm", d.dir / "model.efm", fs::copy_options::overwrite_existing);

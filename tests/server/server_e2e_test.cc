@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "server/broker/broker.h"
 #include "server/store/store.h"
 #include "tests/server/http_test_client.h"
 #include "tests/server/server_process.h"
@@ -274,12 +275,26 @@ TEST(ServerCli, SignVerifyAndExitStatuses) {
   EXPECT_EQ(RunProcess({bin, "keys", "generate", "--data-dir", dir}).exit_code, 1);  // never overwritten silently
   EXPECT_EQ(RunProcess({bin, "device", "add", "fan-0001", "--data-dir", dir}).exit_code, 1);  // exists
   EXPECT_EQ(RunProcess({bin, "device", "add", "bad id", "--data-dir", dir}).exit_code, 1);
+  // A colon is a valid store id but not a broker user name: refused before anything is stored.
+  EXPECT_EQ(RunProcess({bin, "device", "add", "fan:1", "--data-dir", dir}).exit_code, 1);
+  // device add writes the device's broker password: the token it printed verifies.
+  const RunResult added = RunProcess({bin, "device", "add", "fan-broker", "--data-dir", dir});
+  ASSERT_EQ(added.exit_code, 0);
+  std::string token = added.out;
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  std::string passwd_line;
+  for (std::ifstream passwd(dir + "/mosquitto/passwd"); std::getline(passwd, passwd_line);) {
+    if (passwd_line.rfind("fan-broker:", 0) == 0) break;
+  }
+  ASSERT_EQ(passwd_line.rfind("fan-broker:", 0), 0u);
+  EXPECT_TRUE(broker::VerifyPassword(passwd_line.substr(11), token).value());
+  EXPECT_FALSE(broker::VerifyPassword(passwd_line.substr(11), token + "x").value());
   EXPECT_EQ(RunProcess({bin, "device", "add", "fan-9"}).exit_code, 2);  // no --data-dir
   EXPECT_EQ(RunProcess({bin, "server"}).exit_code, 2);
   EXPECT_EQ(RunProcess({bin, "server", "--data-dir", dir, "--port", "70000"}).exit_code, 2);
   EXPECT_EQ(RunProcess({bin, "model", "frobnicate"}).exit_code, 2);
   EXPECT_EQ(store->ListModels().value().size(), 1u);
-  EXPECT_EQ(store->ListDevices().value().size(), 2u);
+  EXPECT_EQ(store->ListDevices().value().size(), 3u);
 }
 
 }  // namespace
