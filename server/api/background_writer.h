@@ -4,8 +4,9 @@
 //
 // What it is for: /classify must answer in tens of microseconds, and one
 // SQLite commit with synchronous=FULL costs about a millisecond. Handlers
-// Enqueue() an escalation (a mutex, a deque push) and answer at once; one
-// writer thread stores up to `batch_max` rows per transaction
+// Enqueue() an escalation (its log line is formatted there, on the
+// handler's thread, in parallel; then a mutex, a deque push) and answer at
+// once; one writer thread stores up to `batch_max` rows per transaction
 // (Store::InsertEscalations) and appends the same rows to the JSON-lines log
 // with one write() and, with log_fsync, one fdatasync() per batch.
 //
@@ -70,6 +71,11 @@ struct WriterOptions {
   std::string log_path;  // "": no log
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;
   bool log_fsync = true;
+  // The writer thread's nice value (Linux: per thread). Below the workers'
+  // (0) so that the one consumer of the queue keeps up with the many
+  // producers when the cores are contended; needs CAP_SYS_NICE, else the
+  // thread keeps the process's priority (logged once). 0: leave it.
+  int writer_nice = -5;
 };
 
 class BackgroundWriter {
@@ -101,9 +107,13 @@ class BackgroundWriter {
   BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options, ApiMetrics& metrics,
                    int log_fd, std::uint64_t log_size);
   void Run();
-  void WriteBatch(std::vector<store::Escalation>& batch);
+  struct Pending {
+    store::Escalation escalation;
+    std::string line_after_id;  // its log line after `{"id":N`, formatted by Enqueue's caller
+  };
+  void WriteBatch(std::vector<store::Escalation>& batch, const std::vector<std::string>& lines);
   std::vector<std::int64_t> StoreBatch(std::vector<store::Escalation>& batch);
-  void AppendToLog(const std::vector<store::Escalation>& batch, const std::vector<std::int64_t>& ids);
+  void AppendToLog(const std::vector<std::string>& lines, const std::vector<std::int64_t>& ids);
   void RotateLog();
   void WriteReports(std::map<std::string, store::DeviceReport>& reports);
 
@@ -117,7 +127,7 @@ class BackgroundWriter {
   mutable std::mutex mu_;
   std::condition_variable wake_;      // the writer waits on it
   std::condition_variable progress_;  // Flush waits on it
-  std::deque<store::Escalation> queue_;
+  std::deque<Pending> queue_;
   std::chrono::steady_clock::time_point oldest_;  // enqueue time of queue_.front()
   std::map<std::string, store::DeviceReport> reports_;
   std::uint64_t requested_ = 0;  // generation Flush waits for

@@ -258,6 +258,47 @@ TEST_F(WriterTest, StopDrainsEverythingQueued) {
   EXPECT_EQ(lines, 250u);
 }
 
+TEST_F(WriterTest, TheLogLineCarriesTheStoresIdAndEveryFieldExactly) {
+  // Lines are formatted by Enqueue's caller and prefixed with the id by the
+  // writer: each must still be one whole JSON object naming its own row.
+  options_.batch_max = 7;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::vector<store::Escalation> sent;
+  for (int i = 0; i < 20; ++i) {
+    store::Escalation e = Row(i == 5 ? "ghost" : "dev-1");
+    for (std::size_t k = 0; k < e.features.size(); ++k) {
+      e.features[k] = static_cast<float>(i) * 0.1f - static_cast<float>(k) / 7.0f + 1e-7f;
+    }
+    e.label = i % 2;
+    e.edge_mse = 0.5 + i;
+    clock_.Advance(3);
+    e.received_ms = clock_.NowMs();
+    sent.push_back(e);
+    ASSERT_TRUE(writer->Enqueue(std::move(e)));
+  }
+  writer->Stop();
+  const auto stored = store_->ListEscalations({}, 100).value();
+  ASSERT_EQ(stored.size(), 19u);
+  std::ifstream log(options_.log_path);
+  std::size_t n = 0;
+  for (std::string line; std::getline(log, line); ++n) {
+    ASSERT_LT(n, stored.size());
+    const auto j = nlohmann::json::parse(line);
+    const store::Escalation& row = stored[n];
+    const store::Escalation& in = sent[n < 5 ? n : n + 1];  // "ghost" was refused
+    EXPECT_EQ(j.at("id").get<std::int64_t>(), row.id);
+    EXPECT_EQ(j.at("received_ms").get<std::int64_t>(), in.received_ms);
+    EXPECT_EQ(j.at("device_id").get<std::string>(), "dev-1");
+    EXPECT_EQ(j.at("label").get<int>(), in.label);
+    EXPECT_EQ(j.at("classification").get<std::string>(), in.label ? "anomaly" : "normal");
+    EXPECT_EQ(j.at("edge_mse").get<double>(), in.edge_mse);
+    const auto features = j.at("features").get<std::vector<float>>();
+    EXPECT_EQ(features, in.features);
+    EXPECT_EQ(row.features, in.features);
+  }
+  EXPECT_EQ(n, 19u);
+}
+
 TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
   options_.batch_max = 10;
   options_.batch_interval_ms = 60'000;
