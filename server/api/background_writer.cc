@@ -50,7 +50,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 // The log line of `e` after its id: `,"ts":...,"features":[...]}\n`. Formatted
 // by the thread that enqueues (the handlers, in parallel), so that the one
 // writer thread only prefixes `{"id":N` once the store gave the id.
-std::string LineAfterId(const store::Escalation& e) {
+std::string LineAfterId(const store::Escalation& e, std::string_view features_json) {
   std::string out;
   out.reserve(512 + e.features.size() * 16);
   out += ",\"ts\":";
@@ -68,7 +68,13 @@ std::string LineAfterId(const store::Escalation& e) {
   out += e.label == 1 ? ",\"classification\":\"anomaly\",\"label\":1" : ",\"classification\":\"normal\",\"label\":0";
   out += ",\"confidence\":";
   AppendNumber(out, e.confidence);
-  out += ",\"features\":[";
+  out += ",\"features\":";
+  if (!features_json.empty()) {
+    out += features_json;
+    out += "}\n";
+    return out;
+  }
+  out += '[';
   // One buffer for the numbers: each float is at most 15 characters in its
   // shortest form, plus its comma.
   std::string numbers(e.features.size() * 16 + 1, '\0');
@@ -157,8 +163,8 @@ BackgroundWriter::~BackgroundWriter() {
   if (log_fd_ >= 0) ::close(log_fd_);
 }
 
-bool BackgroundWriter::Enqueue(store::Escalation escalation) {
-  std::string line = log_fd_ >= 0 ? LineAfterId(escalation) : std::string();
+bool BackgroundWriter::Enqueue(store::Escalation escalation, std::string_view features_json) {
+  std::string line = log_fd_ >= 0 ? LineAfterId(escalation, features_json) : std::string();
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
   const bool idle = queue_.empty() && reports_.empty();

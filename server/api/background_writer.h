@@ -54,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -89,7 +90,10 @@ class BackgroundWriter {
   BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
   // False when the queue is full or the writer stopped; the row is dropped.
-  bool Enqueue(store::Escalation escalation);
+  // `features_json`, when not empty, is the features as a compact JSON array
+  // (the request's own text) and goes into the log line as it is; else the
+  // floats are formatted.
+  bool Enqueue(store::Escalation escalation, std::string_view features_json = {});
 
   // Merges `report` into the device's pending report (seen_ms: the latest).
   void NoteReport(const std::string& device_id, const store::DeviceReport& report);

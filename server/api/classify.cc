@@ -92,7 +92,7 @@ Response Classify(ServerContext& ctx, const http::Request& request) {
   e.cloud_mse = mse;
   e.label = label;
   e.confidence = confidence;
-  if (!ctx.writer->Enqueue(std::move(e))) {
+  if (!ctx.writer->Enqueue(std::move(e), in.features_text)) {
     Inc(ctx.metrics.escalations_overflow);
     Response busy = Response::Error(503, "overloaded", "The escalation queue is full; retry later.");
     busy.headers.emplace_back("Retry-After", "1");
@@ -201,8 +201,55 @@ std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http:
   if (!have_device) *bad = Bad("invalid_argument", "device_id is missing.");
   else if (!have_features) *bad = Bad("invalid_argument", "features is missing.");
   else if (!have_mse) *bad = Bad("invalid_argument", "edge_mse is missing.");
-  else return out;
+  else {
+    out.features_text = CompactFeaturesText(body);
+    return out;
+  }
   return std::nullopt;
+}
+
+std::string CompactFeaturesText(std::string_view body) {
+  // The body is valid JSON holding one top-level "features" key whose value
+  // is an array of numbers: walk its structure (strings skipped with their
+  // escapes) to that key, then copy up to the first ']' without whitespace.
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  int depth = 0;
+  std::size_t i = 0;
+  const std::size_t n = body.size();
+  while (i < n) {
+    const char c = body[i];
+    if (c == '{' || c == '[') {
+      ++depth;
+      ++i;
+    } else if (c == '}' || c == ']') {
+      --depth;
+      ++i;
+    } else if (c == '"') {
+      const std::size_t start = ++i;
+      while (i < n && body[i] != '"') i += body[i] == '\\' ? 2 : 1;
+      if (i >= n) return {};
+      const std::string_view text = body.substr(start, i - start);
+      ++i;
+      if (depth != 1 || text != "features") continue;
+      std::size_t j = i;
+      while (j < n && space(body[j])) ++j;
+      if (j >= n || body[j] != ':') continue;  // a value, not the key
+      ++j;
+      while (j < n && space(body[j])) ++j;
+      if (j >= n || body[j] != '[') return {};
+      std::string out;
+      out.reserve(n - j);
+      for (; j < n; ++j) {
+        if (space(body[j])) continue;
+        out += body[j];
+        if (body[j] == ']') return out;
+      }
+      return {};
+    } else {
+      ++i;
+    }
+  }
+  return {};
 }
 
 void AddClassifyRoutes(http::Routes& routes, ServerContext& ctx) {

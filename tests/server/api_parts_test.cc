@@ -106,6 +106,7 @@ public_url = "https://fleet.example.com/"
 [escalations]
 batch_max = 50
 log_fsync = false
+writer_nice = 0
 [log]
 format = "json"
 )",
@@ -115,6 +116,8 @@ format = "json"
   EXPECT_EQ(c.port, 9000);
   EXPECT_EQ(c.batch_max, 50u);
   EXPECT_FALSE(c.log_fsync);
+  EXPECT_EQ(c.writer_nice, 0);
+  EXPECT_EQ(ServerConfig{}.writer_nice, -5);
   EXPECT_EQ(c.public_url, "https://fleet.example.com");
   EXPECT_EQ(c.log_format, "json");
 
@@ -123,6 +126,7 @@ format = "json"
       "[srever]\nport = 1\n",            // unknown section
       "[server]\nport = \"80\"\n",       // wrong type
       "[server]\nport = 70000\n",        // out of range
+      "[escalations]\nwriter_nice = -21\n",  // out of range
       "port = 1\n",                      // not in a section
       "[server\nport = 1\n",             // not TOML
       "[escalations]\nbatch_max = 0\n",  // out of range
@@ -163,6 +167,29 @@ TEST(ClassifyParser, AcceptsTheSeedsBodyAndIgnoresUnknownKeys) {
   r = ParseClassifyRequest(Body(Features(300), R"(,"model_version":"7")"), &bad);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->model_version, 7);
+}
+
+TEST(ClassifyParser, KeepsTheFeaturesTextCompactForTheLog) {
+  std::string numbers;
+  for (int i = 0; i < 300; ++i) numbers += (i ? ",\n  " : "") + std::to_string(i) + (i % 7 == 0 ? "e-3" : ".5");
+  std::string compact = numbers;
+  std::erase_if(compact, [](char c) { return c == ' ' || c == '\n'; });
+  // A decoy: "features" as a value, as a nested key and inside another string.
+  const std::string body = "{\"note\": \"features\", \"x\": {\"features\": [1]}, \"s\": \"\\\"features\\\": [2]\",\n"
+                           " \"device_id\": \"fan-0001\", \"features\" :\t[ " + numbers + " ], \"edge_mse\": 0.5}";
+  http::Response bad;
+  const auto parsed = ParseClassifyRequest(body, &bad);
+  ASSERT_TRUE(parsed.has_value()) << bad.body;
+  EXPECT_EQ(parsed->features_text, "[" + compact + "]");
+  EXPECT_EQ(parsed->features[1], 1.5f);
+  EXPECT_TRUE(nlohmann::json::accept(parsed->features_text));
+  // The key spelt with an escape is the same key to JSON; the log then formats the floats.
+  std::string escaped = body;
+  escaped.replace(escaped.find("\"features\" :"), 10, "\"feat\\u0075res\"");
+  const auto parsed2 = ParseClassifyRequest(escaped, &bad);
+  ASSERT_TRUE(parsed2.has_value()) << bad.body;
+  EXPECT_EQ(parsed2->features_text, "");
+  EXPECT_EQ(parsed2->features, parsed->features);
 }
 
 TEST(ClassifyParser, RefusesEachMalformedBody) {
@@ -297,6 +324,20 @@ TEST_F(WriterTest, TheLogLineCarriesTheStoresIdAndEveryFieldExactly) {
     EXPECT_EQ(row.features, in.features);
   }
   EXPECT_EQ(n, 19u);
+}
+
+TEST_F(WriterTest, TheLogCopiesTheRequestsFeaturesText) {
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::string text = "[1e-3";
+  for (int i = 1; i < 300; ++i) text += ",0.25";
+  text += "]";
+  ASSERT_TRUE(writer->Enqueue(Row(), text));
+  writer->Stop();
+  std::ifstream log(options_.log_path);
+  std::string line;
+  ASSERT_TRUE(std::getline(log, line));
+  EXPECT_NE(line.find("\"features\":" + text + "}"), std::string::npos) << line;
+  EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
 }
 
 TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
