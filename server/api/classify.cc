@@ -226,7 +226,7 @@ std::string CompactFeaturesText(std::string_view body) {
       ++i;
     } else if (c == '"') {
       const std::size_t start = ++i;
-      while (i < n && body[i] != '"') i += body[i] == '\\' ? 2 : 1;
+      while (i < n && body[i] != '"') i += body[i] == '\\' ? 2u : 1u;
       if (i >= n) return {};
       const std::string_view text = body.substr(start, i - start);
       ++i;
