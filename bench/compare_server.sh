@@ -49,8 +49,8 @@ if [[ -z "$models" ]]; then
   "$bin" train --out "$models" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log" >&2; exit 1; }
 fi
 "$bin" keys generate --data-dir "$data" > /dev/null
-"$bin" admin token --data-dir "$data" > /dev/null
-token="$("$bin" device add fan-0001 --data-dir "$data" | tail -n 1 | awk '{print $NF}')"
+"$bin" admin token --data-dir "$data" > /dev/null 2>&1
+token="$("$bin" device add fan-0001 --data-dir "$data" 2>/dev/null | tail -n 1)"
 cp "$models/cloud.efcm" "$data/cloud.efcm"
 "$bin" model publish "$models/edge.efm" --data-dir "$data" > /dev/null
 artifact="$(ls "$data"/models/model-v1-*.efm)"
