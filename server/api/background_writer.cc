@@ -164,7 +164,8 @@ BackgroundWriter::~BackgroundWriter() {
 }
 
 bool BackgroundWriter::Enqueue(store::Escalation escalation, std::string_view features_json) {
-  std::string line = log_fd_ >= 0 ? LineAfterId(escalation, features_json) : std::string();
+  // options_ is immutable; log_fd_ belongs to the writer thread (-1 while it rotates).
+  std::string line = options_.log_path.empty() ? std::string() : LineAfterId(escalation, features_json);
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
   const bool idle = queue_.empty() && reports_.empty();
