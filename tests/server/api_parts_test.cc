@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/api/background_writer.h"
 #include "server/api/classify.h"
@@ -384,6 +385,32 @@ TEST_F(WriterTest, RotatesTheLogBeforeItGrowsPastTheLimit) {
   }
   EXPECT_EQ(lines, 6u);
   EXPECT_EQ(metrics_.escalation_log_rotations.load(), files.size() - 1);
+}
+
+TEST_F(WriterTest, EveryLineIsWholeWhileTheLogRotatesUnderConcurrentEnqueues) {
+  // Handlers format lines while the writer rotates (its file descriptor is
+  // closed for a moment): no line may lose its fields.
+  options_.log_rotate_bytes = 8 * 1024;
+  options_.batch_max = 3;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 2; ++t) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < 150; ++i) ASSERT_TRUE(writer->Enqueue(Row()));
+    });
+  }
+  for (auto& p : producers) p.join();
+  writer->Stop();
+  std::size_t lines = 0;
+  for (const std::string& f : LogFiles()) {
+    std::ifstream in(dir_.path() / "esc" / f);
+    for (std::string line; std::getline(in, line); ++lines) {
+      ASSERT_TRUE(nlohmann::json::accept(line)) << f << ": " << line.substr(0, 120);
+      EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
+    }
+  }
+  EXPECT_EQ(lines, 300u);
+  EXPECT_GT(metrics_.escalation_log_rotations.load(), 10u);
 }
 
 TEST_F(WriterTest, MergesDeviceReportsPerDevice) {
