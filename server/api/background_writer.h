@@ -25,7 +25,8 @@
 // The log (one JSON object per line, the seeds' escalations.jsonl fields and
 // more, docs/operations.md): the store's id, received time, device, model
 // version, edge and cloud MSE, classification, label, confidence, the 300
-// features. Rotation: before a batch would grow the file past
+// features (the request's own array text when the handler passes it).
+// Rotation: before a batch would grow the file past
 // log_rotate_bytes, the file is renamed to escalations-<UTC time>.jsonl
 // beside it (directory fsynced) and a new one is started. The store is the
 // record of truth for retraining; the log is written after the commit, so a

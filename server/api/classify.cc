@@ -237,14 +237,16 @@ std::string CompactFeaturesText(std::string_view body) {
       ++j;
       while (j < n && space(body[j])) ++j;
       if (j >= n || body[j] != '[') return {};
+      const std::size_t close = body.find(']', j);  // numbers only inside: the first ']' closes it
+      if (close == std::string_view::npos) return {};
+      const std::string_view array = body.substr(j, close + 1 - j);
+      if (array.find_first_of(" \t\n\r") == std::string_view::npos) return std::string(array);
       std::string out;
-      out.reserve(n - j);
-      for (; j < n; ++j) {
-        if (space(body[j])) continue;
-        out += body[j];
-        if (body[j] == ']') return out;
+      out.reserve(array.size());
+      for (const char a : array) {
+        if (!space(a)) out += a;
       }
-      return {};
+      return out;
     } else {
       ++i;
     }
