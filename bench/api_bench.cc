@@ -101,6 +101,13 @@ void BM_ClassifyParse(benchmark::State& state) {
 }
 BENCHMARK(BM_ClassifyParse)->Unit(benchmark::kMicrosecond);
 
+// The part of the parse that keeps the features' text for the escalation log.
+void BM_CompactFeaturesText(benchmark::State& state) {
+  Setup& s = S();
+  for (auto _ : state) benchmark::DoNotOptimize(server::api::CompactFeaturesText(s.body));
+}
+BENCHMARK(BM_CompactFeaturesText)->Unit(benchmark::kMicrosecond);
+
 void BM_CloudScore(benchmark::State& state) {
   Setup& s = S();
   server::http::Response bad;

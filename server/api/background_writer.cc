@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,9 +47,12 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void AppendLine(std::string& out, const store::Escalation& e, std::int64_t id) {
-  out += "{\"id\":";
-  AppendNumber(out, id);
+// The log line of `e` after its id: `,"ts":...,"features":[...]}\n`. Formatted
+// by the thread that enqueues (the handlers, in parallel), so that the one
+// writer thread only prefixes `{"id":N` once the store gave the id.
+std::string LineAfterId(const store::Escalation& e, std::string_view features_json) {
+  std::string out;
+  out.reserve(512 + e.features.size() * 16);
   out += ",\"ts\":";
   AppendNumber(out, static_cast<double>(e.received_ms) / 1000.0);
   out += ",\"received_ms\":";
@@ -64,12 +68,25 @@ void AppendLine(std::string& out, const store::Escalation& e, std::int64_t id) {
   out += e.label == 1 ? ",\"classification\":\"anomaly\",\"label\":1" : ",\"classification\":\"normal\",\"label\":0";
   out += ",\"confidence\":";
   AppendNumber(out, e.confidence);
-  out += ",\"features\":[";
-  for (std::size_t i = 0; i < e.features.size(); ++i) {
-    if (i) out += ',';
-    AppendNumber(out, e.features[i]);
+  out += ",\"features\":";
+  if (!features_json.empty()) {
+    out += features_json;
+    out += "}\n";
+    return out;
   }
+  out += '[';
+  // One buffer for the numbers: each float is at most 15 characters in its
+  // shortest form, plus its comma.
+  std::string numbers(e.features.size() * 16 + 1, '\0');
+  char* p = numbers.data();
+  char* const end = numbers.data() + numbers.size();
+  for (std::size_t i = 0; i < e.features.size(); ++i) {
+    if (i) *p++ = ',';
+    p = std::to_chars(p, end, e.features[i]).ptr;
+  }
+  out.append(numbers.data(), p);
   out += "]}\n";
+  return out;
 }
 
 bool WriteAll(int fd, std::string_view data) {
@@ -146,12 +163,14 @@ BackgroundWriter::~BackgroundWriter() {
   if (log_fd_ >= 0) ::close(log_fd_);
 }
 
-bool BackgroundWriter::Enqueue(store::Escalation escalation) {
+bool BackgroundWriter::Enqueue(store::Escalation escalation, std::string_view features_json) {
+  // options_ is immutable; log_fd_ belongs to the writer thread (-1 while it rotates).
+  std::string line = options_.log_path.empty() ? std::string() : LineAfterId(escalation, features_json);
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
   const bool idle = queue_.empty() && reports_.empty();
   if (queue_.empty()) oldest_ = std::chrono::steady_clock::now();
-  queue_.push_back(std::move(escalation));
+  queue_.push_back(Pending{std::move(escalation), std::move(line)});
   ++generation_;
   const bool full_batch = queue_.size() == options_.batch_max;
   metrics_.escalation_queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
@@ -201,6 +220,11 @@ std::size_t BackgroundWriter::depth() const {
 }
 
 void BackgroundWriter::Run() {
+  if (options_.writer_nice != 0 &&
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.writer_nice) != 0) {
+    spdlog::info("escalation writer: cannot set nice {} ({}); it runs at the server's priority",
+                 options_.writer_nice, std::strerror(errno));
+  }
   std::unique_lock lock(mu_);
   bool backlog = false;
   for (;;) {
@@ -212,10 +236,13 @@ void BackgroundWriter::Run() {
       wake_.wait_until(lock, oldest_ + std::chrono::milliseconds(options_.batch_interval_ms), urgent);
     }
     std::vector<store::Escalation> batch;
+    std::vector<std::string> lines;
     const std::size_t n = std::min(queue_.size(), options_.batch_max);
     batch.reserve(n);
+    lines.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(queue_.front()));
+      batch.push_back(std::move(queue_.front().escalation));
+      lines.push_back(std::move(queue_.front().line_after_id));
       queue_.pop_front();
     }
     std::map<std::string, store::DeviceReport> reports;
@@ -227,7 +254,7 @@ void BackgroundWriter::Run() {
     metrics_.escalation_queue_depth.store(static_cast<std::int64_t>(queue_.size()), std::memory_order_relaxed);
     lock.unlock();
 
-    if (!batch.empty()) WriteBatch(batch);
+    if (!batch.empty()) WriteBatch(batch, lines);
     if (!reports.empty()) WriteReports(reports);
 
     lock.lock();
@@ -272,21 +299,25 @@ std::vector<std::int64_t> BackgroundWriter::StoreBatch(std::vector<store::Escala
   return out;
 }
 
-void BackgroundWriter::WriteBatch(std::vector<store::Escalation>& batch) {
+void BackgroundWriter::WriteBatch(std::vector<store::Escalation>& batch, const std::vector<std::string>& lines) {
   const std::vector<std::int64_t> ids = StoreBatch(batch);
   std::uint64_t stored = 0;
   for (const std::int64_t id : ids) stored += id != 0 ? 1 : 0;
   Inc(metrics_.escalations_stored, stored);
   Inc(metrics_.escalation_batches);
-  if (log_fd_ >= 0 && stored > 0) AppendToLog(batch, ids);
+  if (log_fd_ >= 0 && stored > 0) AppendToLog(lines, ids);
 }
 
-void BackgroundWriter::AppendToLog(const std::vector<store::Escalation>& batch,
-                                   const std::vector<std::int64_t>& ids) {
+void BackgroundWriter::AppendToLog(const std::vector<std::string>& lines, const std::vector<std::int64_t>& ids) {
+  std::size_t bytes = 0;
+  for (const std::string& line : lines) bytes += line.size() + 32;
   std::string text;
-  text.reserve(batch.size() * 4096);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (ids[i] != 0) AppendLine(text, batch[i], ids[i]);
+  text.reserve(bytes);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (ids[i] == 0) continue;
+    text += "{\"id\":";
+    AppendNumber(text, ids[i]);
+    text += lines[i];
   }
   if (log_size_ > 0 && log_size_ + text.size() > options_.log_rotate_bytes) RotateLog();
   if (log_fd_ < 0) return;

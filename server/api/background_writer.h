@@ -4,8 +4,9 @@
 //
 // What it is for: /classify must answer in tens of microseconds, and one
 // SQLite commit with synchronous=FULL costs about a millisecond. Handlers
-// Enqueue() an escalation (a mutex, a deque push) and answer at once; one
-// writer thread stores up to `batch_max` rows per transaction
+// Enqueue() an escalation (its log line is formatted there, on the
+// handler's thread, in parallel; then a mutex, a deque push) and answer at
+// once; one writer thread stores up to `batch_max` rows per transaction
 // (Store::InsertEscalations) and appends the same rows to the JSON-lines log
 // with one write() and, with log_fsync, one fdatasync() per batch.
 //
@@ -24,7 +25,8 @@
 // The log (one JSON object per line, the seeds' escalations.jsonl fields and
 // more, docs/operations.md): the store's id, received time, device, model
 // version, edge and cloud MSE, classification, label, confidence, the 300
-// features. Rotation: before a batch would grow the file past
+// features (the request's own array text when the handler passes it).
+// Rotation: before a batch would grow the file past
 // log_rotate_bytes, the file is renamed to escalations-<UTC time>.jsonl
 // beside it (directory fsynced) and a new one is started. The store is the
 // record of truth for retraining; the log is written after the commit, so a
@@ -53,6 +55,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,6 +73,11 @@ struct WriterOptions {
   std::string log_path;  // "": no log
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;
   bool log_fsync = true;
+  // The writer thread's nice value (Linux: per thread). Below the workers'
+  // (0) so that the one consumer of the queue keeps up with the many
+  // producers when the cores are contended; needs CAP_SYS_NICE, else the
+  // thread keeps the process's priority (logged once). 0: leave it.
+  int writer_nice = -5;
 };
 
 class BackgroundWriter {
@@ -83,7 +91,10 @@ class BackgroundWriter {
   BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
   // False when the queue is full or the writer stopped; the row is dropped.
-  bool Enqueue(store::Escalation escalation);
+  // `features_json`, when not empty, is the features as a compact JSON array
+  // (the request's own text) and goes into the log line as it is; else the
+  // floats are formatted.
+  bool Enqueue(store::Escalation escalation, std::string_view features_json = {});
 
   // Merges `report` into the device's pending report (seen_ms: the latest).
   void NoteReport(const std::string& device_id, const store::DeviceReport& report);
@@ -101,9 +112,13 @@ class BackgroundWriter {
   BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options, ApiMetrics& metrics,
                    int log_fd, std::uint64_t log_size);
   void Run();
-  void WriteBatch(std::vector<store::Escalation>& batch);
+  struct Pending {
+    store::Escalation escalation;
+    std::string line_after_id;  // its log line after `{"id":N`, formatted by Enqueue's caller
+  };
+  void WriteBatch(std::vector<store::Escalation>& batch, const std::vector<std::string>& lines);
   std::vector<std::int64_t> StoreBatch(std::vector<store::Escalation>& batch);
-  void AppendToLog(const std::vector<store::Escalation>& batch, const std::vector<std::int64_t>& ids);
+  void AppendToLog(const std::vector<std::string>& lines, const std::vector<std::int64_t>& ids);
   void RotateLog();
   void WriteReports(std::map<std::string, store::DeviceReport>& reports);
 
@@ -117,7 +132,7 @@ class BackgroundWriter {
   mutable std::mutex mu_;
   std::condition_variable wake_;      // the writer waits on it
   std::condition_variable progress_;  // Flush waits on it
-  std::deque<store::Escalation> queue_;
+  std::deque<Pending> queue_;
   std::chrono::steady_clock::time_point oldest_;  // enqueue time of queue_.front()
   std::map<std::string, store::DeviceReport> reports_;
   std::uint64_t requested_ = 0;  // generation Flush waits for

@@ -92,7 +92,7 @@ Response Classify(ServerContext& ctx, const http::Request& request) {
   e.cloud_mse = mse;
   e.label = label;
   e.confidence = confidence;
-  if (!ctx.writer->Enqueue(std::move(e))) {
+  if (!ctx.writer->Enqueue(std::move(e), in.features_text)) {
     Inc(ctx.metrics.escalations_overflow);
     Response busy = Response::Error(503, "overloaded", "The escalation queue is full; retry later.");
     busy.headers.emplace_back("Retry-After", "1");
@@ -201,8 +201,60 @@ std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http:
   if (!have_device) *bad = Bad("invalid_argument", "device_id is missing.");
   else if (!have_features) *bad = Bad("invalid_argument", "features is missing.");
   else if (!have_mse) *bad = Bad("invalid_argument", "edge_mse is missing.");
-  else return out;
+  else {
+    out.features_text = CompactFeaturesText(body);
+    return out;
+  }
   return std::nullopt;
+}
+
+std::string CompactFeaturesText(std::string_view body) {
+  // The body is valid JSON holding one top-level "features" key whose value
+  // is an array of numbers: walk its structure (strings skipped with their
+  // escapes) to that key, then copy up to the first ']' without whitespace.
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  int depth = 0;
+  std::size_t i = 0;
+  const std::size_t n = body.size();
+  while (i < n) {
+    const char c = body[i];
+    if (c == '{' || c == '[') {
+      ++depth;
+      ++i;
+    } else if (c == '}' || c == ']') {
+      --depth;
+      ++i;
+    } else if (c == '"') {
+      const std::size_t start = ++i;
+      while (i < n && body[i] != '"') i += body[i] == '\\' ? 2u : 1u;
+      if (i >= n) return {};
+      const std::string_view text = body.substr(start, i - start);
+      ++i;
+      if (depth != 1 || text != "features") continue;
+      std::size_t j = i;
+      while (j < n && space(body[j])) ++j;
+      if (j >= n || body[j] != ':') continue;  // a value, not the key
+      ++j;
+      while (j < n && space(body[j])) ++j;
+      if (j >= n || body[j] != '[') return {};
+      const std::size_t close = body.find(']', j);  // numbers only inside: the first ']' closes it
+      if (close == std::string_view::npos) return {};
+      const std::string_view array = body.substr(j, close + 1 - j);
+      // Four memchr passes (find_first_of with a set costs a search per byte).
+      const bool any_space = array.find(' ') != std::string_view::npos || array.find('\n') != std::string_view::npos ||
+                             array.find('\t') != std::string_view::npos || array.find('\r') != std::string_view::npos;
+      if (!any_space) return std::string(array);
+      std::string out;
+      out.reserve(array.size());
+      for (const char a : array) {
+        if (!space(a)) out += a;
+      }
+      return out;
+    } else {
+      ++i;
+    }
+  }
+  return {};
 }
 
 void AddClassifyRoutes(http::Routes& routes, ServerContext& ctx) {

@@ -227,9 +227,14 @@ Expected<void> CheckBatch(const SyncBatch& batch) {
 // same bytes on every host.
 Bytes EncodeFloats(const std::vector<float>& values) {
   Bytes out(values.size() * 4);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto bits = std::bit_cast<std::uint32_t>(values[i]);
-    for (std::size_t b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<std::uint8_t>(bits >> (8 * b));
+  if constexpr (std::endian::native == std::endian::little) {
+    // The stored form is the host's: one copy (a row per escalation, on the writer's thread).
+    if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  } else {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto bits = std::bit_cast<std::uint32_t>(values[i]);
+      for (std::size_t b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<std::uint8_t>(bits >> (8 * b));
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/api/background_writer.h"
 #include "server/api/classify.h"
@@ -106,6 +107,7 @@ public_url = "https://fleet.example.com/"
 [escalations]
 batch_max = 50
 log_fsync = false
+writer_nice = 0
 [log]
 format = "json"
 )",
@@ -115,6 +117,8 @@ format = "json"
   EXPECT_EQ(c.port, 9000);
   EXPECT_EQ(c.batch_max, 50u);
   EXPECT_FALSE(c.log_fsync);
+  EXPECT_EQ(c.writer_nice, 0);
+  EXPECT_EQ(ServerConfig{}.writer_nice, -5);
   EXPECT_EQ(c.public_url, "https://fleet.example.com");
   EXPECT_EQ(c.log_format, "json");
 
@@ -123,6 +127,7 @@ format = "json"
       "[srever]\nport = 1\n",            // unknown section
       "[server]\nport = \"80\"\n",       // wrong type
       "[server]\nport = 70000\n",        // out of range
+      "[escalations]\nwriter_nice = -21\n",  // out of range
       "port = 1\n",                      // not in a section
       "[server\nport = 1\n",             // not TOML
       "[escalations]\nbatch_max = 0\n",  // out of range
@@ -163,6 +168,29 @@ TEST(ClassifyParser, AcceptsTheSeedsBodyAndIgnoresUnknownKeys) {
   r = ParseClassifyRequest(Body(Features(300), R"(,"model_version":"7")"), &bad);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->model_version, 7);
+}
+
+TEST(ClassifyParser, KeepsTheFeaturesTextCompactForTheLog) {
+  std::string numbers;
+  for (int i = 0; i < 300; ++i) numbers += (i ? ",\n  " : "") + std::to_string(i) + (i % 7 == 0 ? "e-3" : ".5");
+  std::string compact = numbers;
+  std::erase_if(compact, [](char c) { return c == ' ' || c == '\n'; });
+  // A decoy: "features" as a value, as a nested key and inside another string.
+  const std::string body = "{\"note\": \"features\", \"x\": {\"features\": [1]}, \"s\": \"\\\"features\\\": [2]\",\n"
+                           " \"device_id\": \"fan-0001\", \"features\" :\t[ " + numbers + " ], \"edge_mse\": 0.5}";
+  http::Response bad;
+  const auto parsed = ParseClassifyRequest(body, &bad);
+  ASSERT_TRUE(parsed.has_value()) << bad.body;
+  EXPECT_EQ(parsed->features_text, "[" + compact + "]");
+  EXPECT_EQ(parsed->features[1], 1.5f);
+  EXPECT_TRUE(nlohmann::json::accept(parsed->features_text));
+  // The key spelt with an escape is the same key to JSON; the log then formats the floats.
+  std::string escaped = body;
+  escaped.replace(escaped.find("\"features\" :"), 10, "\"feat\\u0075res\"");
+  const auto parsed2 = ParseClassifyRequest(escaped, &bad);
+  ASSERT_TRUE(parsed2.has_value()) << bad.body;
+  EXPECT_EQ(parsed2->features_text, "");
+  EXPECT_EQ(parsed2->features, parsed->features);
 }
 
 TEST(ClassifyParser, RefusesEachMalformedBody) {
@@ -258,6 +286,61 @@ TEST_F(WriterTest, StopDrainsEverythingQueued) {
   EXPECT_EQ(lines, 250u);
 }
 
+TEST_F(WriterTest, TheLogLineCarriesTheStoresIdAndEveryFieldExactly) {
+  // Lines are formatted by Enqueue's caller and prefixed with the id by the
+  // writer: each must still be one whole JSON object naming its own row.
+  options_.batch_max = 7;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::vector<store::Escalation> sent;
+  for (int i = 0; i < 20; ++i) {
+    store::Escalation e = Row(i == 5 ? "ghost" : "dev-1");
+    for (std::size_t k = 0; k < e.features.size(); ++k) {
+      e.features[k] = static_cast<float>(i) * 0.1f - static_cast<float>(k) / 7.0f + 1e-7f;
+    }
+    e.label = i % 2;
+    e.edge_mse = 0.5 + i;
+    clock_.Advance(3);
+    e.received_ms = clock_.NowMs();
+    sent.push_back(e);
+    ASSERT_TRUE(writer->Enqueue(std::move(e)));
+  }
+  writer->Stop();
+  const auto stored = store_->ListEscalations({}, 100).value();
+  ASSERT_EQ(stored.size(), 19u);
+  std::ifstream log(options_.log_path);
+  std::size_t n = 0;
+  for (std::string line; std::getline(log, line); ++n) {
+    ASSERT_LT(n, stored.size());
+    const auto j = nlohmann::json::parse(line);
+    const store::Escalation& row = stored[n];
+    const store::Escalation& in = sent[n < 5 ? n : n + 1];  // "ghost" was refused
+    EXPECT_EQ(j.at("id").get<std::int64_t>(), row.id);
+    EXPECT_EQ(j.at("received_ms").get<std::int64_t>(), in.received_ms);
+    EXPECT_EQ(j.at("device_id").get<std::string>(), "dev-1");
+    EXPECT_EQ(j.at("label").get<int>(), in.label);
+    EXPECT_EQ(j.at("classification").get<std::string>(), in.label ? "anomaly" : "normal");
+    EXPECT_EQ(j.at("edge_mse").get<double>(), in.edge_mse);
+    const auto features = j.at("features").get<std::vector<float>>();
+    EXPECT_EQ(features, in.features);
+    EXPECT_EQ(row.features, in.features);
+  }
+  EXPECT_EQ(n, 19u);
+}
+
+TEST_F(WriterTest, TheLogCopiesTheRequestsFeaturesText) {
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::string text = "[1e-3";
+  for (int i = 1; i < 300; ++i) text += ",0.25";
+  text += "]";
+  ASSERT_TRUE(writer->Enqueue(Row(), text));
+  writer->Stop();
+  std::ifstream log(options_.log_path);
+  std::string line;
+  ASSERT_TRUE(std::getline(log, line));
+  EXPECT_NE(line.find("\"features\":" + text + "}"), std::string::npos) << line;
+  EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
+}
+
 TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
   options_.batch_max = 10;
   options_.batch_interval_ms = 60'000;
@@ -302,6 +385,32 @@ TEST_F(WriterTest, RotatesTheLogBeforeItGrowsPastTheLimit) {
   }
   EXPECT_EQ(lines, 6u);
   EXPECT_EQ(metrics_.escalation_log_rotations.load(), files.size() - 1);
+}
+
+TEST_F(WriterTest, EveryLineIsWholeWhileTheLogRotatesUnderConcurrentEnqueues) {
+  // Handlers format lines while the writer rotates (its file descriptor is
+  // closed for a moment): no line may lose its fields.
+  options_.log_rotate_bytes = 8 * 1024;
+  options_.batch_max = 3;
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 2; ++t) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < 150; ++i) ASSERT_TRUE(writer->Enqueue(Row()));
+    });
+  }
+  for (auto& p : producers) p.join();
+  writer->Stop();
+  std::size_t lines = 0;
+  for (const std::string& f : LogFiles()) {
+    std::ifstream in(dir_.path() / "esc" / f);
+    for (std::string line; std::getline(in, line); ++lines) {
+      ASSERT_TRUE(nlohmann::json::accept(line)) << f << ": " << line.substr(0, 120);
+      EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
+    }
+  }
+  EXPECT_EQ(lines, 300u);
+  EXPECT_GT(metrics_.escalation_log_rotations.load(), 10u);
 }
 
 TEST_F(WriterTest, MergesDeviceReportsPerDevice) {
