@@ -411,7 +411,8 @@ TEST_F(OtaEngineTest, APowerOffLongerThanTheDeadlineDoesNotFailTheDownload) {
 TEST_F(OtaEngineTest, ThresholdOnlyUpdateGoesThroughTheSamePath) {
   fs_.PutDurable(kDir / kCurrentFile, v2_);
   device_.Boot();
-  const core::Thresholds& old = device_.running()->view().thresholds;
+  // A copy: the running model (and its view) is replaced by the update.
+  const core::Thresholds old = device_.running()->view().thresholds;
   nlohmann::json body = {{"version", 2},        {"low_threshold", old.low * 1.1f}, {"high_threshold", old.high * 1.1f},
                          {"mu", old.mu},        {"sigma", old.sigma},              {"k_low", old.k_low},
                          {"k_high", old.k_high}};
@@ -431,7 +432,8 @@ TEST_F(OtaEngineTest, ThresholdOnlyUpdateGoesThroughTheSamePath) {
 TEST_F(OtaEngineTest, UnsignedThresholdsAreRefusedOnce) {
   fs_.PutDurable(kDir / kCurrentFile, v2_);
   device_.Boot();
-  const core::Thresholds& old = device_.running()->view().thresholds;
+  // A copy: the running model (and its view) is replaced by the update.
+  const core::Thresholds old = device_.running()->view().thresholds;
   nlohmann::json body = {{"version", 2},   {"low_threshold", old.low * 0.5f}, {"high_threshold", old.high},
                          {"mu", old.mu},   {"sigma", old.sigma},              {"k_low", old.k_low},
                          {"k_high", old.k_high}};
