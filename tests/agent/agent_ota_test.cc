@@ -131,6 +131,8 @@ class AgentOta : public ::testing::Test {
     while (!port.empty() && port.back() == '\n') port.pop_back();
     const std::vector<std::string> args = {"--device-id", "fan-ota", "--token", token_, "--server", "http://127.0.0.1:" + port, "--broker",
          "127.0.0.1:" + std::to_string(broker_->port()),
+         // 200 windows in 5 s: long enough for a whole update (checks every
+         // few hundred ms, health period included) on a loaded 2-core machine.
          "--source", "csv:" + (dir_.path() / "replay.csv").string() + "@4000", "--buffer",
          (dir_.path() / "buffer.db").string(), "--model", (dir_.path() / "v1.efm").string(), "--strategy",
          "periodic", "--periodic-interval-ms", "500", "--power", "none", "--shutdown-sync-timeout-ms", "20000",
