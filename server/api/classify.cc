@@ -211,7 +211,7 @@ std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http:
 std::string CompactFeaturesText(std::string_view body) {
   // The body is valid JSON holding one top-level "features" key whose value
   // is an array of numbers: walk its structure (strings skipped with their
-  // escapes) to that key, then copy up to the first ']' without whitespace.
+  // escapes) to that key, then copy up to the first ']' without line breaks.
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   int depth = 0;
   std::size_t i = 0;
@@ -240,15 +240,19 @@ std::string CompactFeaturesText(std::string_view body) {
       const std::size_t close = body.find(']', j);  // numbers only inside: the first ']' closes it
       if (close == std::string_view::npos) return {};
       const std::string_view array = body.substr(j, close + 1 - j);
-      // Four memchr passes (find_first_of with a set costs a search per byte).
-      const bool any_space = array.find(' ') != std::string_view::npos || array.find('\n') != std::string_view::npos ||
-                             array.find('\t') != std::string_view::npos || array.find('\r') != std::string_view::npos;
-      if (!any_space) return std::string(array);
-      std::string out;
-      out.reserve(array.size());
-      for (const char a : array) {
-        if (!space(a)) out += a;
+      // Spaces and tabs are valid JSON inside a log line and are kept as the
+      // device sent them (one copy, no per-byte pass); only line breaks, which
+      // would split the line, are removed.
+      if (array.find('\n') == std::string_view::npos && array.find('\r') == std::string_view::npos) {
+        return std::string(array);
       }
+      std::string out(array.size(), '\0');
+      char* w = out.data();
+      for (const char a : array) {
+        *w = a;
+        w += (a != '\n' && a != '\r') ? 1 : 0;
+      }
+      out.resize(static_cast<std::size_t>(w - out.data()));
       return out;
     } else {
       ++i;

@@ -38,9 +38,9 @@ struct ClassifyRequest {
   std::array<float, 300> features{};
   double edge_mse = 0;
   std::int64_t model_version = 0;
-  // The features array as the device sent it, whitespace removed
-  // ("[0.1,-2e-3,...]"): the escalation log copies it instead of formatting
-  // 300 floats. Empty when the key was written with escapes (the log then
+  // The features array as the device sent it, line breaks removed
+  // ("[0.1, -2e-3, ...]"): the escalation log copies it instead of
+  // formatting 300 floats. Empty when the key was written with escapes (the log then
   // formats the floats).
   std::string features_text;
 };
@@ -50,7 +50,8 @@ struct ClassifyRequest {
 std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad);
 
 // The top-level "features" array of a body that ParseClassifyRequest
-// accepted, whitespace removed; "" if the key is not spelt plainly.
+// accepted, line breaks removed (spaces kept); "" if the key is not spelt
+// plainly.
 std::string CompactFeaturesText(std::string_view body);
 
 }  // namespace edgefleet::server::api

@@ -170,18 +170,18 @@ TEST(ClassifyParser, AcceptsTheSeedsBodyAndIgnoresUnknownKeys) {
   EXPECT_EQ(r->model_version, 7);
 }
 
-TEST(ClassifyParser, KeepsTheFeaturesTextCompactForTheLog) {
+TEST(ClassifyParser, KeepsTheFeaturesTextOnOneLineForTheLog) {
   std::string numbers;
-  for (int i = 0; i < 300; ++i) numbers += (i ? ",\n  " : "") + std::to_string(i) + (i % 7 == 0 ? "e-3" : ".5");
-  std::string compact = numbers;
-  std::erase_if(compact, [](char c) { return c == ' ' || c == '\n'; });
+  for (int i = 0; i < 300; ++i) numbers += (i ? ",\r\n  " : "") + std::to_string(i) + (i % 7 == 0 ? "e-3" : ".5");
+  std::string one_line = numbers;
+  std::erase_if(one_line, [](char c) { return c == '\r' || c == '\n'; });
   // A decoy: "features" as a value, as a nested key and inside another string.
   const std::string body = "{\"note\": \"features\", \"x\": {\"features\": [1]}, \"s\": \"\\\"features\\\": [2]\",\n"
                            " \"device_id\": \"fan-0001\", \"features\" :\t[ " + numbers + " ], \"edge_mse\": 0.5}";
   http::Response bad;
   const auto parsed = ParseClassifyRequest(body, &bad);
   ASSERT_TRUE(parsed.has_value()) << bad.body;
-  EXPECT_EQ(parsed->features_text, "[" + compact + "]");
+  EXPECT_EQ(parsed->features_text, "[ " + one_line + " ]");
   EXPECT_EQ(parsed->features[1], 1.5f);
   EXPECT_TRUE(nlohmann::json::accept(parsed->features_text));
   // The key spelt with an escape is the same key to JSON; the log then formats the floats.
