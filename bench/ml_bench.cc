@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "ml/bank_products.h"
 #include "ml/cloud_model.h"
 #include "ml/dataset.h"
 #include "ml/evaluation.h"
@@ -105,5 +106,27 @@ void BM_CloudScoreBatch(benchmark::State& state) {
 BENCHMARK(BM_CloudScoreBatch)->Arg(16)->Arg(128)->Arg(1024);
 
 }  // namespace
+
+// The kNN's inner products of one window with a mode's bank (512 x 90 as
+// trained), Eigen's product against the AVX2 + FMA kernel (arg 1; skipped
+// where the CPU lacks it).
+void BM_BankProducts(benchmark::State& state) {
+  const Fixture& f = Get();
+  const edgefleet::ml::CloudMode& mode = f.cloud.modes.front();
+  const auto isa = state.range(0) ? edgefleet::ml::BankIsa::kAvx2 : edgefleet::ml::BankIsa::kEigen;
+  if (isa == edgefleet::ml::BankIsa::kAvx2 && !edgefleet::ml::BankProductsUseAvx2()) {
+    state.SkipWithError("no AVX2 + FMA here");
+    return;
+  }
+  const Eigen::VectorXf z = mode.bank.col(1) * 0.5f;
+  std::vector<float> out(static_cast<std::size_t>(mode.bank.cols()));
+  for (auto _ : state) {
+    edgefleet::ml::BankProducts(mode.bank, mode.bank_panels, z.data(), out.data(), isa);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["windows"] = static_cast<double>(mode.bank.cols());
+  state.counters["features"] = static_cast<double>(mode.bank.rows());
+}
+BENCHMARK(BM_BankProducts)->Arg(0)->Arg(1);
 
 BENCHMARK_MAIN();

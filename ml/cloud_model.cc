@@ -5,8 +5,10 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "core/crc32.h"
+#include "ml/bank_products.h"
 #include "ml/modes.h"
 
 namespace edgefleet::ml {
@@ -20,23 +22,63 @@ constexpr std::uint32_t kMaxModes = 16;
 constexpr std::uint32_t kMaxLayers = 16;
 constexpr std::uint32_t kMaxBank = 1u << 20;
 
+// The bank's squared norms, from PrepareBank, or computed here for a mode
+// built without it (the same numbers either way, only slower).
+struct BankNorms {
+  const Eigen::VectorXf* norms;
+  Eigen::VectorXf own;
+
+  explicit BankNorms(const CloudMode& mode) : norms(&mode.bank_norms) {
+    if (mode.bank_norms.size() != mode.bank.cols()) {
+      own = mode.bank.colwise().squaredNorm().transpose();
+      norms = &own;
+    }
+  }
+  const float* data() const { return norms->data(); }
+};
+
+// The mean, per feature, of the k smallest of |b|^2 - 2 b.z + |z|^2 over the
+// bank's products d = b.z (each clamped at 0 against rounding), added in
+// ascending order.
+//
+// Selection without sorting 512 values: split them in k groups; the largest
+// of the k group minima bounds the k smallest from above, so one pass keeps
+// the few values at or under it, and only those are sorted. The same k
+// values, in the same order, as sorting everything.
+float MeanOfNearest(const float* d, Eigen::Index n, const float* norms, float z_norm, std::uint32_t k,
+                    Eigen::Index features) {
+  const auto take = static_cast<Eigen::Index>(std::min<Eigen::Index>(k, n));
+  if (take == 0) return 0.0f;
+  thread_local Eigen::ArrayXf values;
+  thread_local std::vector<float> kept;
+  values.resize(n);
+  values = Eigen::Map<const Eigen::ArrayXf>(d, n) * -2.0f + Eigen::Map<const Eigen::ArrayXf>(norms, n);
+  float bound = -std::numeric_limits<float>::infinity();
+  for (Eigen::Index g = 0; g < take; ++g) {
+    const Eigen::Index begin = g * n / take;
+    const Eigen::Index end = (g + 1) * n / take;
+    bound = std::max(bound, values.segment(begin, end - begin).minCoeff());
+  }
+  kept.clear();
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (values[i] <= bound) kept.push_back(values[i]);
+  }
+  if (static_cast<Eigen::Index>(kept.size()) < take) kept.assign(values.begin(), values.end());  // NaN
+  std::partial_sort(kept.begin(), kept.begin() + take, kept.end());
+  float sum = 0.0f;
+  for (Eigen::Index j = 0; j < take; ++j) sum += std::max(0.0f, kept[static_cast<std::size_t>(j)] + z_norm);
+  return sum / static_cast<float>(take) / static_cast<float>(features);
+}
+
 // Mean squared distance of each column of z to its k nearest columns of the
 // mode's bank, per feature: one matrix product for the whole batch.
 Eigen::VectorXf NeighbourScores(const CloudMode& mode, const Eigen::MatrixXf& z, std::uint32_t k) {
   Eigen::VectorXf out = Eigen::VectorXf::Zero(z.cols());
   if (mode.bank.cols() == 0 || z.cols() == 0) return out;
-  Eigen::VectorXf norms = mode.bank_norms;
-  if (norms.size() != mode.bank.cols()) norms = mode.bank.colwise().squaredNorm().transpose();
-  Eigen::MatrixXf d = -2.0f * (mode.bank.transpose() * z);  // bank x batch
-  d.colwise() += norms;
-  const Eigen::RowVectorXf z_norms = z.colwise().squaredNorm();
-  const auto take = std::min<Eigen::Index>(k, d.rows());
+  const BankNorms norms(mode);
+  const Eigen::MatrixXf d = mode.bank.transpose() * z;  // bank x batch
   for (Eigen::Index c = 0; c < z.cols(); ++c) {
-    float* col = d.col(c).data();
-    std::partial_sort(col, col + take, col + d.rows());
-    float sum = 0.0f;
-    for (Eigen::Index j = 0; j < take; ++j) sum += std::max(0.0f, col[j] + z_norms[c]);
-    out[c] = sum / static_cast<float>(take) / static_cast<float>(z.rows());
+    out[c] = MeanOfNearest(d.col(c).data(), d.rows(), norms.data(), z.col(c).squaredNorm(), k, z.rows());
   }
   return out;
 }
@@ -124,9 +166,19 @@ CloudScore ScoreFeatures(const CloudModel& model, const float* selector_features
   const Eigen::Map<const Eigen::VectorXf> f(features, n);
   const Eigen::Map<const Eigen::VectorXf> offset(mode.offset.data(), n);
   const Eigen::Map<const Eigen::VectorXf> inv_scale(mode.inv_scale.data(), n);
-  const Eigen::VectorXf z = (f - offset).cwiseProduct(inv_scale);
+  const Eigen::MatrixXf z = (f - offset).cwiseProduct(inv_scale);
   const float mse = mode.autoencoder.ReconstructionMse(z)[0];
-  s.score = mse * mode.autoencoder_scale + NeighbourScores(mode, z, model.neighbours)[0] * mode.neighbour_scale;
+  float neighbours = 0.0f;
+  if (mode.bank.cols() > 0) {
+    // One window: the bank products by the dispatched kernel, into a buffer
+    // each thread keeps.
+    const BankNorms norms(mode);
+    thread_local std::vector<float> products;
+    products.resize(static_cast<std::size_t>(mode.bank.cols()));
+    BankProducts(mode.bank, mode.bank_panels, z.data(), products.data());
+    neighbours = MeanOfNearest(products.data(), mode.bank.cols(), norms.data(), z.squaredNorm(), model.neighbours, n);
+  }
+  s.score = mse * mode.autoencoder_scale + neighbours * mode.neighbour_scale;
   s.anomaly = s.score > model.threshold;
   return s;
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "ml/artifact_writer.h"
+#include "ml/bank_products.h"
 #include "ml/dataset.h"
 #include "ml/features.h"
 #include "ml/network.h"
@@ -43,11 +44,18 @@ struct CloudMode {
   float autoencoder_scale = 1.0f;  // 1 / typical training MSE of this mode
   Eigen::MatrixXf bank;            // features x stored normal windows (normalised)
   float neighbour_scale = 1.0f;    // 1 / typical training neighbour distance
-  // Squared norms of the bank's columns (derived, not stored in the file):
-  // distances become one matrix product, |b|^2 - 2 b.z + |z|^2.
+  // Derived from the bank, not stored in the file (PrepareBank):
+  // - the squared norms of its columns: distances become one matrix product,
+  //   |b|^2 - 2 b.z + |z|^2;
+  // - the bank in panels for the AVX2 kernel of that product
+  //   (ml/bank_products.h; empty where it cannot run).
   Eigen::VectorXf bank_norms;
+  BankPanels bank_panels;
 
-  void PrepareBank() { bank_norms = bank.colwise().squaredNorm().transpose(); }
+  void PrepareBank() {
+    bank_norms = bank.colwise().squaredNorm().transpose();
+    bank_panels = BankPanels::From(bank);
+  }
 };
 
 struct CloudModel {
