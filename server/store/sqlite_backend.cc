@@ -18,9 +18,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "server/store/sql.h"
 
@@ -80,7 +82,7 @@ class SqliteConnection final : public Connection {
   }
 
   ~SqliteConnection() override {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    for (auto& [sql, prepared] : statements_) sqlite3_finalize(prepared.stmt);
     sqlite3_close_v2(db_);
   }
 
@@ -141,28 +143,48 @@ class SqliteConnection final : public Connection {
     return 1;
   }
 
-  Expected<sqlite3_stmt*> Prepare(std::string_view sql) {
-    const std::string key(sql);
-    if (auto it = statements_.find(key); it != statements_.end()) return it->second;
+  // A cached statement and, for each parameter $1..$n, SQLite's index of it
+  // (SQLite numbers them by first appearance in the text).
+  struct Statement {
     sqlite3_stmt* stmt = nullptr;
+    std::vector<int> index_of;
+  };
+
+  // Looked up by the SQL text without copying it (heterogeneous lookup).
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  Expected<const Statement*> Prepare(std::string_view sql) {
+    if (auto it = statements_.find(sql); it != statements_.end()) return &it->second;
+    const std::string key(sql);
+    Statement prepared;
     const int rc = sqlite3_prepare_v3(db_, key.c_str(), static_cast<int>(key.size()),
-                                      SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+                                      SQLITE_PREPARE_PERSISTENT, &prepared.stmt, nullptr);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare");
-    if (stmt == nullptr) return Error(ErrorCode::kInternal, "sqlite: empty statement");
-    statements_.emplace(key, stmt);
-    return stmt;
+    if (prepared.stmt == nullptr) return Error(ErrorCode::kInternal, "sqlite: empty statement");
+    const int count = sqlite3_bind_parameter_count(prepared.stmt);
+    for (int i = 1; i <= count; ++i) {
+      const std::string name = "$" + std::to_string(i);
+      const int index = sqlite3_bind_parameter_index(prepared.stmt, name.c_str());
+      if (index == 0) {
+        sqlite3_finalize(prepared.stmt);
+        return Error(ErrorCode::kInternal, "sqlite: statement lacks " + name);
+      }
+      prepared.index_of.push_back(index);
+    }
+    return &statements_.emplace(key, std::move(prepared)).first->second;
   }
 
-  Expected<void> Bind(sqlite3_stmt* stmt, std::span<const Value> params) {
-    if (sqlite3_bind_parameter_count(stmt) != static_cast<int>(params.size())) {
-      return Error(ErrorCode::kInternal,
-                   "sqlite: statement takes " + std::to_string(sqlite3_bind_parameter_count(stmt)) +
-                       " parameters, given " + std::to_string(params.size()));
+  Expected<void> Bind(const Statement& prepared, std::span<const Value> params) {
+    sqlite3_stmt* const stmt = prepared.stmt;
+    if (prepared.index_of.size() != params.size()) {
+      return Error(ErrorCode::kInternal, "sqlite: statement takes " + std::to_string(prepared.index_of.size()) +
+                                             " parameters, given " + std::to_string(params.size()));
     }
     for (std::size_t i = 0; i < params.size(); ++i) {
-      const std::string name = "$" + std::to_string(i + 1);
-      const int index = sqlite3_bind_parameter_index(stmt, name.c_str());
-      if (index == 0) return Error(ErrorCode::kInternal, "sqlite: statement lacks " + name);
+      const int index = prepared.index_of[i];
       const Value& v = params[i];
       int rc = SQLITE_OK;
       if (std::holds_alternative<Null>(v)) {
@@ -178,7 +200,7 @@ class SqliteConnection final : public Connection {
       } else if (const auto* b = std::get_if<Bytes>(&v)) {
         rc = sqlite3_bind_blob64(stmt, index, b->data(), b->size(), SQLITE_STATIC);
       }
-      if (rc != SQLITE_OK) return SqliteError(db_, rc, "bind " + name);
+      if (rc != SQLITE_OK) return SqliteError(db_, rc, "bind $" + std::to_string(i + 1));
     }
     return common::Ok();
   }
@@ -204,7 +226,8 @@ class SqliteConnection final : public Connection {
   // Binds, steps to completion collecting rows into `rows` (if not null),
   // and leaves the cached statement reset with no bindings.
   Expected<void> Run(std::string_view sql, std::span<const Value> params, Rows* rows) {
-    EDGEFLEET_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    EDGEFLEET_ASSIGN_OR_RETURN(const Statement* prepared, Prepare(sql));
+    sqlite3_stmt* const stmt = prepared->stmt;
     struct Reset {
       sqlite3_stmt* stmt;
       ~Reset() {
@@ -212,7 +235,7 @@ class SqliteConnection final : public Connection {
         sqlite3_clear_bindings(stmt);
       }
     } reset{stmt};
-    EDGEFLEET_RETURN_IF_ERROR(Bind(stmt, params));
+    EDGEFLEET_RETURN_IF_ERROR(Bind(*prepared, params));
     const int columns = sqlite3_column_count(stmt);
     for (;;) {
       const int rc = sqlite3_step(stmt);
@@ -226,7 +249,7 @@ class SqliteConnection final : public Connection {
   }
 
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unordered_map<std::string, Statement, TextHash, std::equal_to<>> statements_;
   std::chrono::milliseconds busy_timeout_{0};
   std::chrono::steady_clock::time_point busy_since_;
 };
