@@ -152,7 +152,7 @@ void AddServerCommand(CLI::App& app, Action& action) {
   cmd->add_option("--port", args->port, "TCP port (default 8000; 0: any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--bind", args->bind, "listening address (default 0.0.0.0)");
   cmd->add_option("--db", args->db, "database: sqlite:PATH or postgresql://... (default sqlite:DIR/edgefleet.db)");
-  cmd->add_option("--threads", args->threads, "HTTP worker threads (default: one per core)")
+  cmd->add_option("--threads", args->threads, "HTTP worker threads (default: two per core)")
       ->check(CLI::Range(0, 256));
   cmd->add_option("--tls-cert", args->tls_cert, "PEM certificate chain: serve HTTPS");
   cmd->add_option("--tls-key", args->tls_key, "PEM private key of the certificate");

@@ -24,7 +24,7 @@ struct ServerConfig {
   std::string data_dir;              // required (flag --data-dir or this key)
   std::string bind = "0.0.0.0";      // listening address
   std::uint16_t port = 8000;         // 0: any free port (printed at start)
-  unsigned threads = 0;              // transport worker threads; 0: one per core
+  unsigned threads = 0;              // transport worker threads; 0: two per core (docs/DECISIONS.md)
   std::string public_url;            // base of manifest URLs; "": the request's Host
   std::string db;                    // "": sqlite:<data_dir>/edgefleet.db
   std::string tls_cert;              // PEM certificate chain; with tls_key: HTTPS
