@@ -71,7 +71,18 @@ class SqliteConnection final : public Connection {
     sqlite3_busy_handler(db, &SqliteConnection::OnBusy, conn.get());
     // journal_mode answers with the mode in effect; anything but "wal" (a
     // read-only directory, say) is refused rather than silently weaker.
-    EDGEFLEET_ASSIGN_OR_RETURN(const Rows mode, conn->Query("PRAGMA journal_mode=WAL", {}));
+    // Switching a new database to WAL needs it alone: while another opener
+    // holds it, SQLite answers BUSY at once, without the busy handler (the
+    // concurrent-openers test met it about once in seven runs). Retry for
+    // the busy timeout, as the handler would.
+    const auto give_up = std::chrono::steady_clock::now() + options.busy_timeout;
+    Expected<Rows> switched = conn->Query("PRAGMA journal_mode=WAL", {});
+    while (!switched.ok() && switched.error().code() == ErrorCode::kUnavailable &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      switched = conn->Query("PRAGMA journal_mode=WAL", {});
+    }
+    EDGEFLEET_ASSIGN_OR_RETURN(const Rows mode, std::move(switched));
     if (mode.size() != 1 || mode[0].cells.size() != 1 ||
         std::get_if<std::string>(&mode[0].cells[0]) == nullptr ||
         *std::get_if<std::string>(&mode[0].cells[0]) != "wal") {
@@ -240,7 +251,7 @@ class SqliteConnection final : public Connection {
     for (;;) {
       const int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) return common::Ok();
-      if (rc != SQLITE_ROW) return SqliteError(db_, rc, "step");
+      if (rc != SQLITE_ROW) return SqliteError(db_, rc, "step of \"" + std::string(sql.substr(0, 40)) + "\"");
       if (rows == nullptr) continue;
       Row& row = rows->emplace_back();
       row.cells.reserve(static_cast<std::size_t>(columns));
