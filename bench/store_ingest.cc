@@ -39,7 +39,8 @@
 // equals the distinct rows sent, before and after the re-send; the devices'
 // rows_synced and fallbacks counters match.
 //
-// Output: a markdown table on stdout; progress on stderr.
+// Output: a markdown table on stdout, then the durability settings read back
+// from each database (PRAGMA / SHOW); progress on stderr.
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -176,7 +178,6 @@ class Databases {
  public:
   virtual ~Databases() = default;
   virtual std::string Create() = 0;
-  virtual std::string durability() const = 0;
 };
 
 class SqliteDatabases : public Databases {
@@ -193,7 +194,6 @@ class SqliteDatabases : public Databases {
   std::string Create() override {
     return "sqlite:" + (dir_ / ("bench-" + std::to_string(++count_) + ".db")).string();
   }
-  std::string durability() const override { return "WAL, synchronous=FULL"; }
 
  private:
   fs::path dir_;
@@ -213,9 +213,6 @@ class PostgresDatabases : public Databases {
   }
   std::string Create() override {
     return Must(server_->CreateDatabase("bench_" + std::to_string(++count_)), "CREATE DATABASE");
-  }
-  std::string durability() const override {
-    return server_->durable() ? "fsync=on, synchronous_commit=on" : "fsync=off, synchronous_commit=off";
   }
 
  private:
@@ -250,6 +247,36 @@ std::int64_t CountRows(const std::string& url, const std::string& table) {
   const std::int64_t n = reader.Int(0);
   Must(reader.status(), "count(*) cell");
   return n;
+}
+
+// The durability settings in effect, read back from the database (not what
+// we asked for): SQLite's journal mode and synchronous level on a store
+// connection; PostgreSQL's fsync, synchronous_commit and full_page_writes.
+std::string ReadDurability(const std::string& url) {
+  auto backend = Must(store::sql::MakeBackend(url, {}), "raw backend");
+  auto conn = Must(backend->Connect(), "raw connection");
+  auto text = [&conn](const std::string& sql) {
+    const auto rows = Must(conn->Query(sql, {}), sql);
+    Check(rows.size() == 1 && rows[0].cells.size() == 1, sql + " returns one cell");
+    const store::sql::Value& v = rows[0].cells[0];
+    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+    Die(sql + " returned neither text nor an integer");
+  };
+  Must(conn->Begin(store::sql::TxnKind::kRead), "BEGIN");
+  std::string out;
+  if (backend->name() == "sqlite") {
+    static const char* const kLevels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+    const std::string level = text("PRAGMA synchronous");
+    const int n = std::atoi(level.c_str());
+    out = "journal_mode=" + text("PRAGMA journal_mode") +
+          ", synchronous=" + (n >= 0 && n <= 3 ? kLevels[n] : level);
+  } else {
+    out = "fsync=" + text("SHOW fsync") + ", synchronous_commit=" + text("SHOW synchronous_commit") +
+          ", full_page_writes=" + text("SHOW full_page_writes");
+  }
+  Must(conn->Commit(), "COMMIT");
+  return out;
 }
 
 // ---- measurements -----------------------------------------------------------------------
@@ -402,13 +429,13 @@ std::string Thousands(double value) {
   return out;
 }
 
-std::string Row(const std::string& backend, const std::string& durability, const Result& r) {
+std::string Row(const std::string& backend, const Result& r) {
   char ms[32];
   std::snprintf(ms, sizeof ms, "%.3f", 1000.0 * r.seconds / static_cast<double>(r.batches));
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", r.seconds);
   std::ostringstream os;
-  os << "| " << backend << " (" << durability << ") | " << r.what << " | " << Thousands(static_cast<double>(r.batch))
+  os << "| " << backend << " | " << r.what << " | " << Thousands(static_cast<double>(r.batch))
      << " | " << Thousands(static_cast<double>(r.records)) << " | " << secs << " | "
      << Thousands(static_cast<double>(r.records) / r.seconds) << " | " << ms << " |";
   return os.str();
@@ -468,6 +495,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<std::string> lines;
+  std::vector<std::string> settings;  // durability per back end, read back from the database
   try {
   const auto windows = LoadWindows(o);
   for (const std::string& name : o.backends) {
@@ -477,14 +505,19 @@ int main(int argc, char** argv) {
     } else {
       dbs = std::make_unique<PostgresDatabases>(name == "postgres-durable");
     }
-    const std::string label = name == "sqlite" ? "sqlite" : "postgres";
+    const std::string label = name == "sqlite"     ? "sqlite"
+                              : name == "postgres" ? "postgres, fsync off"
+                                                   : "postgres, fsync on";
+    const std::string durability = ReadDurability(dbs->Create());
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), durability.c_str());
+    settings.push_back("- " + label + ": " + durability);
     for (const std::size_t size : o.escalation_batches) {
       std::fprintf(stderr, "%s: escalations, batches of %zu...\n", name.c_str(), size);
-      lines.push_back(Row(label, dbs->durability(), MeasureEscalations(*dbs, o, size, windows)));
+      lines.push_back(Row(label, MeasureEscalations(*dbs, o, size, windows)));
     }
     for (const std::size_t size : o.sync_batches) {
       std::fprintf(stderr, "%s: sync inference rows, batches of %zu...\n", name.c_str(), size);
-      for (const Result& r : MeasureSync(*dbs, o, size)) lines.push_back(Row(label, dbs->durability(), r));
+      for (const Result& r : MeasureSync(*dbs, o, size)) lines.push_back(Row(label, r));
     }
   }
   } catch (const Failure& f) {
@@ -494,8 +527,10 @@ int main(int argc, char** argv) {
   std::printf("| back end | what | batch | records | store s | records/s | ms/batch |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|\n");
   for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+  std::printf("\nDurability settings in effect (read back from each database):\n");
+  for (const std::string& line : settings) std::printf("%s\n", line.c_str());
   std::printf("\nAll counts verified: rows stored == rows inserted; re-sent rows stored once. %d devices, "
-              "%.1f s of store time per measurement%s.\n",
+              "%g s of store time per measurement%s.\n",
               o.devices, o.seconds, o.max_records > 0 ? " (or --max-records)" : "");
   return 0;
 }
