@@ -2,7 +2,7 @@
 // (server/store/store.h; issue 4, docs/BENCHMARKS.md "Store: ingestion").
 //
 //   edgefleet-bench-store [--backends sqlite,postgres,postgres-durable]
-//                         [--seconds S] [--max-records N] [--devices D]
+//                         [--rounds R] [--seconds S] [--max-records N] [--devices D]
 //                         [--escalation-batches 1,64,512,1000]
 //                         [--sync-batches 100,1000,10000] [--data PATH]
 //
@@ -29,7 +29,9 @@
 //                acknowledgement): every row must come back already present.
 // Each measurement repeats batches until --seconds of store time have passed
 // (or --max-records rows). Only the store calls are timed; batches are built
-// before the clock starts. Single caller thread.
+// before the clock starts. Single caller thread. The whole set runs --rounds
+// times (3), the back ends interleaved; the table gives the median records/s
+// and the range over the rounds.
 //
 // Verification (exit 1 with a message when any fails): every call succeeds;
 // InsertEscalations returns one increasing id per row; CountEscalations equals
@@ -93,6 +95,7 @@ void Check(bool ok, const std::string& what) {
 struct Options {
   std::vector<std::string> backends{"sqlite", "postgres", "postgres-durable"};
   double seconds = 2.0;
+  int rounds = 3;
   std::int64_t max_records = 0;  // 0: no cap
   int devices = 8;
   std::vector<std::size_t> escalation_batches{1, 64, 512, 1000};
@@ -191,7 +194,16 @@ class SqliteDatabases : public Databases {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
+  // Removes the previous database (its store is closed by then): the disk
+  // holds one measurement's rows at a time.
   std::string Create() override {
+    if (count_ > 0) {
+      const std::string previous = (dir_ / ("bench-" + std::to_string(count_) + ".db")).string();
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::error_code ec;
+        fs::remove(previous + suffix, ec);
+      }
+    }
     return "sqlite:" + (dir_ / ("bench-" + std::to_string(++count_) + ".db")).string();
   }
 
@@ -429,15 +441,37 @@ std::string Thousands(double value) {
   return out;
 }
 
-std::string Row(const std::string& backend, const Result& r) {
-  char ms[32];
-  std::snprintf(ms, sizeof ms, "%.3f", 1000.0 * r.seconds / static_cast<double>(r.batches));
-  char secs[32];
-  std::snprintf(secs, sizeof secs, "%.2f", r.seconds);
+std::string Fixed(double value, int decimals) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+// One line of the table: a measurement's rounds, records/s as the median and
+// the range over rounds.
+std::string Row(const std::string& backend, const std::vector<Result>& rounds) {
+  std::vector<double> rate;
+  std::vector<double> ms;
+  std::int64_t records = 0;
+  double seconds = 0;
+  for (const Result& r : rounds) {
+    rate.push_back(static_cast<double>(r.records) / r.seconds);
+    ms.push_back(1000.0 * r.seconds / static_cast<double>(r.batches));
+    records += r.records;
+    seconds += r.seconds;
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  const auto [lo, hi] = std::minmax_element(rate.begin(), rate.end());
+  const Result& r = rounds.front();
   std::ostringstream os;
-  os << "| " << backend << " | " << r.what << " | " << Thousands(static_cast<double>(r.batch))
-     << " | " << Thousands(static_cast<double>(r.records)) << " | " << secs << " | "
-     << Thousands(static_cast<double>(r.records) / r.seconds) << " | " << ms << " |";
+  os << "| " << backend << " | " << r.what << " | " << Thousands(static_cast<double>(r.batch)) << " | "
+     << Thousands(static_cast<double>(records)) << " | " << Fixed(seconds, 1) << " | **"
+     << Thousands(median(rate)) << "** | " << Thousands(*lo) << " - " << Thousands(*hi) << " | "
+     << Fixed(median(ms), 2) << " |";
   return os.str();
 }
 
@@ -467,6 +501,8 @@ int main(int argc, char** argv) {
   CLI::App app{"The store's ingestion speed (records/s) per back end; see bench/store_ingest.cc."};
   app.add_option("--backends", backends, "comma-separated: sqlite, postgres, postgres-durable");
   app.add_option("--seconds", o.seconds, "store time per measurement")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", o.rounds, "times each measurement runs (median and range reported)")
+      ->check(CLI::Range(1, 100));
   app.add_option("--max-records", o.max_records, "stop a measurement after this many rows (0: no cap)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--devices", o.devices, "devices the rows come from")->check(CLI::Range(1, 1000));
@@ -494,43 +530,60 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<std::string> lines;
-  std::vector<std::string> settings;  // durability per back end, read back from the database
-  try {
-  const auto windows = LoadWindows(o);
-  for (const std::string& name : o.backends) {
+  // Rounds interleave the back ends, so that a burst of load on the shared
+  // machine spreads over all of them instead of landing on one.
+  struct Backend {
+    std::string name;
+    std::string label;
     std::unique_ptr<Databases> dbs;
-    if (name == "sqlite") {
-      dbs = std::make_unique<SqliteDatabases>();
-    } else {
-      dbs = std::make_unique<PostgresDatabases>(name == "postgres-durable");
+    std::string durability;
+  };
+  std::vector<Backend> ends;
+  std::vector<std::pair<std::string, std::vector<Result>>> table;  // (back end label, rounds)
+  try {
+    const auto windows = LoadWindows(o);
+    for (const std::string& name : o.backends) {
+      Backend b;
+      b.name = name;
+      b.label = name == "sqlite" ? "sqlite" : name == "postgres" ? "postgres, fsync off" : "postgres, fsync on";
+      if (name == "sqlite") {
+        b.dbs = std::make_unique<SqliteDatabases>();
+      } else {
+        b.dbs = std::make_unique<PostgresDatabases>(name == "postgres-durable");
+      }
+      b.durability = ReadDurability(b.dbs->Create());
+      std::fprintf(stderr, "%s: %s\n", name.c_str(), b.durability.c_str());
+      ends.push_back(std::move(b));
     }
-    const std::string label = name == "sqlite"     ? "sqlite"
-                              : name == "postgres" ? "postgres, fsync off"
-                                                   : "postgres, fsync on";
-    const std::string durability = ReadDurability(dbs->Create());
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), durability.c_str());
-    settings.push_back("- " + label + ": " + durability);
-    for (const std::size_t size : o.escalation_batches) {
-      std::fprintf(stderr, "%s: escalations, batches of %zu...\n", name.c_str(), size);
-      lines.push_back(Row(label, MeasureEscalations(*dbs, o, size, windows)));
+    for (int round = 0; round < o.rounds; ++round) {
+      std::size_t line = 0;
+      auto add = [&](const std::string& label, const Result& r) {
+        if (round == 0) table.push_back({label, {}});
+        table[line++].second.push_back(r);
+      };
+      for (Backend& b : ends) {
+        for (const std::size_t size : o.escalation_batches) {
+          std::fprintf(stderr, "round %d, %s: escalations, batches of %zu...\n", round + 1, b.name.c_str(), size);
+          add(b.label, MeasureEscalations(*b.dbs, o, size, windows));
+        }
+        for (const std::size_t size : o.sync_batches) {
+          std::fprintf(stderr, "round %d, %s: sync inference rows, batches of %zu...\n", round + 1, b.name.c_str(),
+                       size);
+          for (const Result& r : MeasureSync(*b.dbs, o, size)) add(b.label, r);
+        }
+      }
     }
-    for (const std::size_t size : o.sync_batches) {
-      std::fprintf(stderr, "%s: sync inference rows, batches of %zu...\n", name.c_str(), size);
-      for (const Result& r : MeasureSync(*dbs, o, size)) lines.push_back(Row(label, r));
-    }
-  }
   } catch (const Failure& f) {
     std::fprintf(stderr, "edgefleet-bench-store: %s\n", f.why.c_str());
     return 1;
   }
-  std::printf("| back end | what | batch | records | store s | records/s | ms/batch |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|\n");
-  for (const std::string& line : lines) std::printf("%s\n", line.c_str());
+  std::printf("| back end | what | batch | records | store s | records/s, median | min - max | ms/batch, median |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& [label, rounds] : table) std::printf("%s\n", Row(label, rounds).c_str());
   std::printf("\nDurability settings in effect (read back from each database):\n");
-  for (const std::string& line : settings) std::printf("%s\n", line.c_str());
+  for (const Backend& b : ends) std::printf("- %s: %s\n", b.label.c_str(), b.durability.c_str());
   std::printf("\nAll counts verified: rows stored == rows inserted; re-sent rows stored once. %d devices, "
-              "%g s of store time per measurement%s.\n",
-              o.devices, o.seconds, o.max_records > 0 ? " (or --max-records)" : "");
+              "%d round(s) of %g s of store time per measurement%s; one caller thread.\n",
+              o.devices, o.rounds, o.seconds, o.max_records > 0 ? " (or --max-records)" : "");
   return 0;
 }
