@@ -3,6 +3,7 @@
 //
 //   edgefleet-bench-store [--backends sqlite,postgres,postgres-durable]
 //                         [--rounds R] [--seconds S] [--max-records N] [--devices D]
+//                         [--sync-threads T]
 //                         [--escalation-batches 1,64,512,1000]
 //                         [--sync-batches 100,1000,10000] [--data PATH]
 //
@@ -29,7 +30,10 @@
 //                acknowledgement): every row must come back already present.
 // Each measurement repeats batches until --seconds of store time have passed
 // (or --max-records rows). Only the store calls are timed; batches are built
-// before the clock starts. Single caller thread. The whole set runs --rounds
+// before the clock starts. One caller thread, except with --sync-threads T > 1:
+// T threads then call IngestBatch at once, each for its own devices (as the
+// server's request threads do), and the sync time is the wall time of all of
+// them together, batch building included. The whole set runs --rounds
 // times (3), the back ends interleaved; the table gives the median records/s
 // and the range over the rounds.
 //
@@ -46,15 +50,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -98,6 +105,7 @@ struct Options {
   int rounds = 3;
   std::int64_t max_records = 0;  // 0: no cap
   int devices = 8;
+  int sync_threads = 1;
   std::vector<std::size_t> escalation_batches{1, 64, 512, 1000};
   std::vector<std::size_t> sync_batches{100, 1000, 10000};
   std::string data;
@@ -152,25 +160,36 @@ std::string TokenHash(int i) {
 // The inference row device `device` buffered as number `seq`: what the agent
 // writes (agent/agent.cc), deterministic so a re-send is byte-identical.
 sync::InferenceRow MakeInferenceRow(int device, std::int64_t seq) {
-  std::mt19937_64 rng(static_cast<std::uint64_t>(device) * 1'000'003u + static_cast<std::uint64_t>(seq));
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  // splitmix64 over (device, seq): cheap enough not to weigh on the
+  // multi-threaded measurements, which time the batch building too.
+  constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15;
+  constexpr std::uint64_t kMix1 = 0xbf58476d1ce4e5b9;
+  constexpr std::uint64_t kMix2 = 0x94d049bb133111eb;
+  std::uint64_t state = static_cast<std::uint64_t>(device) * kGolden ^ static_cast<std::uint64_t>(seq);
+  auto next = [&state] {
+    std::uint64_t z = (state += kGolden);
+    z = (z ^ (z >> 30)) * kMix1;
+    z = (z ^ (z >> 27)) * kMix2;
+    return z ^ (z >> 31);
+  };
+  auto unit = [&next] { return static_cast<double>(next() >> 11) * 0x1.0p-53; };
   sync::InferenceRow r;
   r.seq = seq;
   r.ts_ms = 1'780'000'000'000 + seq * 500;  // 2 windows a second
   r.model_version = 1;
-  const double u = unit(rng);
+  const double u = unit();
   r.decision = u < 0.97 ? "normal" : "anomaly";
-  r.confidence = 0.5 + 0.5 * unit(rng);
-  r.mse = u < 0.97 ? 0.002 + 0.01 * unit(rng) : 0.05 + 0.2 * unit(rng);
-  r.latency_us = 150 + static_cast<std::int64_t>(200 * unit(rng));
+  r.confidence = 0.5 + 0.5 * unit();
+  r.mse = u < 0.97 ? 0.002 + 0.01 * unit() : 0.05 + 0.2 * unit();
+  r.latency_us = 150 + static_cast<std::int64_t>(200 * unit());
   static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t h = rng();
+  std::uint64_t h = next();
   r.input_hash.assign(16, '0');
   for (char& c : r.input_hash) {
     c = kHex[h & 0xf];
     h >>= 4;
   }
-  r.fallback = unit(rng) < 0.05;
+  r.fallback = unit() < 0.05;
   return r;
 }
 
@@ -298,7 +317,8 @@ struct Result {
   std::size_t batch = 0;
   std::int64_t records = 0;
   std::int64_t batches = 0;
-  double seconds = 0;  // store time only
+  double seconds = 0;       // the time the rate is over: store time, or wall time with several callers
+  double call_seconds = 0;  // the store calls' own time, summed over callers (ms/batch)
 };
 
 bool Enough(const Options& o, double seconds, std::int64_t records) {
@@ -330,7 +350,7 @@ Result MeasureEscalations(Databases& dbs, const Options& o, std::size_t batch_si
       b.push_back(std::move(e));
     }
   }
-  Result r{"escalations (InsertEscalations)", batch_size, 0, 0, 0};
+  Result r{"escalations (InsertEscalations)", batch_size, 0, 0, 0, 0};
   std::int64_t last_id = 0;
   while (!Enough(o, r.seconds, r.records)) {
     const auto& b = batches[static_cast<std::size_t>(r.batches) % ring];
@@ -346,6 +366,7 @@ Result MeasureEscalations(Databases& dbs, const Options& o, std::size_t batch_si
     r.records += static_cast<std::int64_t>(b.size());
     ++r.batches;
   }
+  r.call_seconds = r.seconds;
   store::EscalationRange all;
   all.include_archived = true;
   const std::int64_t counted = Must(f.store->CountEscalations(all), "CountEscalations");
@@ -373,48 +394,125 @@ sync::SyncBatch BuildSyncBatch(const SentBatch& s, std::size_t size) {
   return batch;
 }
 
-std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t batch_size) {
-  Fresh f = OpenFresh(dbs, o.devices);
-  std::vector<std::int64_t> next_seq(static_cast<std::size_t>(o.devices), 1);
+// One caller's share of a sync measurement: devices t, t + T, t + 2T, ...
+struct Caller {
+  std::vector<int> devices;
+  std::vector<std::int64_t> next_seq;  // per device of this caller
   std::vector<SentBatch> sent;
   std::int64_t fallbacks = 0;
-  std::int64_t received_ms = 1'780'000'000'000;
+  std::int64_t records = 0;
+  std::int64_t batches = 0;
+  double seconds = 0;  // this caller's store time
+  std::optional<std::string> failure;
+};
 
-  Result fresh{"sync, new rows (IngestBatch)", batch_size, 0, 0, 0};
-  while (!Enough(o, fresh.seconds, fresh.records)) {
-    SentBatch s;
-    s.device = static_cast<int>(sent.size() % static_cast<std::size_t>(o.devices));
-    s.first_seq = next_seq[static_cast<std::size_t>(s.device)];
-    next_seq[static_cast<std::size_t>(s.device)] += static_cast<std::int64_t>(batch_size);
-    const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
-    for (const auto& row : batch.inferences) fallbacks += row.fallback ? 1 : 0;
-    const auto start = Clock::now();
-    auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
-    fresh.seconds += std::chrono::duration<double>(Clock::now() - start).count();
-    const sync::IngestResult got = Must(std::move(result), "IngestBatch");
-    Check(got.inferences.stored.size() == batch_size && got.inferences.already_present.empty(),
-          "a new batch is acknowledged as all stored");
-    sent.push_back(s);
-    fresh.records += static_cast<std::int64_t>(batch_size);
-    ++fresh.batches;
+// Runs `phase` on every caller, on threads when there are several; the wall
+// time from start to the last join. A failure in any caller fails the run.
+template <typename Phase>
+double RunCallers(std::vector<Caller>& callers, Phase phase) {
+  const auto start = Clock::now();
+  if (callers.size() == 1) {
+    phase(callers[0]);
+  } else {
+    std::vector<std::thread> threads;
+    for (Caller& c : callers) {
+      threads.emplace_back([&phase, &c] {
+        try {
+          phase(c);
+        } catch (const Failure& f) {
+          c.failure = f.why;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const Caller& c : callers) {
+      if (c.failure) Die(*c.failure);
+    }
   }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// New rows, then the same batches again. With one caller the time is the
+// store calls' only; with several (--sync-threads), each on its own thread
+// with its own devices, it is the phase's wall time, which then includes
+// building the batches.
+std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t batch_size) {
+  Fresh f = OpenFresh(dbs, o.devices);
+  const int threads = o.sync_threads;
+  std::vector<Caller> callers(static_cast<std::size_t>(threads));
+  for (int d = 0; d < o.devices; ++d) {
+    Caller& c = callers[static_cast<std::size_t>(d % threads)];
+    c.devices.push_back(d);
+    c.next_seq.push_back(1);
+  }
+  std::atomic<std::int64_t> received_ms{1'780'000'000'000};
+  auto enough = [&o, threads](const Caller& c, Clock::time_point started) {
+    const double elapsed =
+        threads == 1 ? c.seconds : std::chrono::duration<double>(Clock::now() - started).count();
+    return Enough(o, elapsed, c.records * threads);
+  };
+
+  const std::string suffix = threads == 1 ? "" : ", " + std::to_string(threads) + " threads";
+  Result fresh{"sync, new rows (IngestBatch)" + suffix, batch_size, 0, 0, 0, 0};
+  auto started = Clock::now();
+  double wall = RunCallers(callers, [&](Caller& c) {
+    while (!enough(c, started)) {
+      const std::size_t k = c.sent.size() % c.devices.size();
+      SentBatch s{c.devices[k], c.next_seq[k]};
+      c.next_seq[k] += static_cast<std::int64_t>(batch_size);
+      const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
+      for (const auto& row : batch.inferences) c.fallbacks += row.fallback ? 1 : 0;
+      const auto start = Clock::now();
+      auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
+      c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      const sync::IngestResult got = Must(std::move(result), "IngestBatch");
+      Check(got.inferences.stored.size() == batch_size && got.inferences.already_present.empty(),
+            "a new batch is acknowledged as all stored");
+      c.sent.push_back(s);
+      c.records += static_cast<std::int64_t>(batch_size);
+      ++c.batches;
+    }
+  });
+  std::int64_t fallbacks = 0;
+  for (Caller& c : callers) {
+    fresh.records += c.records;
+    fresh.batches += c.batches;
+    fresh.seconds += c.seconds;
+    fallbacks += c.fallbacks;
+    c.records = 0;
+    c.batches = 0;
+    c.seconds = 0;
+  }
+  fresh.call_seconds = fresh.seconds;
+  if (threads > 1) fresh.seconds = wall;
   Check(CountRows(f.url, "inference_rows") == fresh.records, "count(*) of inference_rows == rows sent");
 
-  // The same batches again, cycling through them (rebuilt identically,
-  // outside the clock), until the time is up.
-  Result dup{"sync, re-sent rows (all duplicates)", batch_size, 0, 0, 0};
-  while (!Enough(o, dup.seconds, dup.records)) {
-    const SentBatch& s = sent[static_cast<std::size_t>(dup.batches) % sent.size()];
-    const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
-    const auto start = Clock::now();
-    auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
-    dup.seconds += std::chrono::duration<double>(Clock::now() - start).count();
-    const sync::IngestResult got = Must(std::move(result), "IngestBatch (re-send)");
-    Check(got.inferences.already_present.size() == batch_size && got.inferences.stored.empty(),
-          "a re-sent batch is acknowledged as all already present");
-    dup.records += static_cast<std::int64_t>(batch_size);
-    ++dup.batches;
+  // The same batches again, each caller cycling through its own (rebuilt
+  // identically, outside the clock of a single caller), until the time is up.
+  Result dup{"sync, re-sent rows (all duplicates)" + suffix, batch_size, 0, 0, 0, 0};
+  started = Clock::now();
+  wall = RunCallers(callers, [&](Caller& c) {
+    while (!c.sent.empty() && !enough(c, started)) {
+      const SentBatch& s = c.sent[static_cast<std::size_t>(c.batches) % c.sent.size()];
+      const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
+      const auto start = Clock::now();
+      auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
+      c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      const sync::IngestResult got = Must(std::move(result), "IngestBatch (re-send)");
+      Check(got.inferences.already_present.size() == batch_size && got.inferences.stored.empty(),
+            "a re-sent batch is acknowledged as all already present");
+      c.records += static_cast<std::int64_t>(batch_size);
+      ++c.batches;
+    }
+  });
+  for (const Caller& c : callers) {
+    dup.records += c.records;
+    dup.batches += c.batches;
+    dup.seconds += c.seconds;
   }
+  dup.call_seconds = dup.seconds;
+  if (threads > 1) dup.seconds = wall;
+  Check(dup.records > 0, "something was re-sent");
   Check(CountRows(f.url, "inference_rows") == fresh.records,
         "count(*) of inference_rows unchanged by the re-send (duplicates not stored twice)");
   std::int64_t synced = 0;
@@ -456,7 +554,7 @@ std::string Row(const std::string& backend, const std::vector<Result>& rounds) {
   double seconds = 0;
   for (const Result& r : rounds) {
     rate.push_back(static_cast<double>(r.records) / r.seconds);
-    ms.push_back(1000.0 * r.seconds / static_cast<double>(r.batches));
+    ms.push_back(1000.0 * r.call_seconds / static_cast<double>(r.batches));
     records += r.records;
     seconds += r.seconds;
   }
@@ -477,6 +575,7 @@ std::string Row(const std::string& backend, const std::vector<Result>& rounds) {
 
 std::vector<std::size_t> ParseSizes(const std::string& text, std::size_t max, const char* flag) {
   std::vector<std::size_t> out;
+  if (text.empty() || text == "none") return out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -506,6 +605,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-records", o.max_records, "stop a measurement after this many rows (0: no cap)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--devices", o.devices, "devices the rows come from")->check(CLI::Range(1, 1000));
+  app.add_option("--sync-threads", o.sync_threads, "callers of IngestBatch at once, each with its own devices")
+      ->check(CLI::Range(1, 64));
   app.add_option("--escalation-batches", escalation_batches, "InsertEscalations batch sizes");
   app.add_option("--sync-batches", sync_batches, "IngestBatch batch sizes (rows)");
   app.add_option("--data", o.data, "the recordings (default: data/ceiling-fan.efr)");
@@ -513,6 +614,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (o.sync_threads > o.devices) {
+    std::fprintf(stderr, "edgefleet-bench-store: --sync-threads must not exceed --devices.\n");
+    return 2;
   }
   o.escalation_batches = ParseSizes(escalation_batches, store::kMaxBatchRows, "--escalation-batches");
   o.sync_batches = ParseSizes(sync_batches, store::kMaxBatchRows, "--sync-batches");
@@ -583,7 +688,9 @@ int main(int argc, char** argv) {
   std::printf("\nDurability settings in effect (read back from each database):\n");
   for (const Backend& b : ends) std::printf("- %s: %s\n", b.label.c_str(), b.durability.c_str());
   std::printf("\nAll counts verified: rows stored == rows inserted; re-sent rows stored once. %d devices, "
-              "%d round(s) of %g s of store time per measurement%s; one caller thread.\n",
-              o.devices, o.rounds, o.seconds, o.max_records > 0 ? " (or --max-records)" : "");
+              "%d round(s) of %g s per measurement%s; %s.\n",
+              o.devices, o.rounds, o.seconds, o.max_records > 0 ? " (or --max-records)" : "",
+              o.sync_threads == 1 ? "one caller thread, store time only"
+                                  : "sync: concurrent callers, wall time including building the batches");
   return 0;
 }
