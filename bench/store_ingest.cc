@@ -682,7 +682,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgefleet-bench-store: %s\n", f.why.c_str());
     return 1;
   }
-  std::printf("| back end | what | batch | records | store s | records/s, median | min - max | ms/batch, median |\n");
+  std::printf("| back end | what | batch | records | timed s | records/s, median | min - max | ms/batch, median |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [label, rounds] : table) std::printf("%s\n", Row(label, rounds).c_str());
   std::printf("\nDurability settings in effect (read back from each database):\n");
