@@ -1,6 +1,6 @@
 // The store's typed-test fixture: the same test bodies run against SQLite
 // (a file in a temporary directory) and PostgreSQL (a fresh database on the
-// binary's own server, tests/support/postgres_server.h).
+// binary's own server, tests/support/postgres_environment.h).
 //
 // Without PostgreSQL binaries the PostgreSQL half skips, or fails when the
 // environment variable CI is set.
@@ -16,7 +16,7 @@
 #include "common/crypto.h"
 #include "server/store/sql.h"
 #include "server/store/store.h"
-#include "tests/support/postgres_server.h"
+#include "tests/support/postgres_environment.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::store {

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -200,11 +201,12 @@ bool PostgresRequired() {
   return !value.empty() && value != "0" && value != "false";
 }
 
-Expected<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+Expected<std::unique_ptr<PostgresServer>> PostgresServer::Start(const PostgresServerOptions& options) {
   EDGEFLEET_ASSIGN_OR_RETURN(const fs::path bin, FindPostgresBinDir());
   std::unique_ptr<PostgresServer> server(new PostgresServer());
   server->bin_ = bin;
   server->as_postgres_user_ = ::geteuid() == 0;
+  server->durable_ = options.durable;
 
   // /tmp, not $TMPDIR: a Unix socket path must stay under 108 bytes.
   char tmpl[] = "/tmp/edgefleet-pg-XXXXXX";
@@ -240,12 +242,14 @@ Expected<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   auto port = FreePort();
   if (!port.ok()) return fail(std::move(port).error());
   server->port_ = *port;
-  const std::string options = "-c listen_addresses='' -k " + server->dir_.string() + " -p " +
-                              std::to_string(server->port_) +
-                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                              " -c shared_buffers=16MB -c max_connections=60";
+  const std::string durability = options.durable
+                                     ? " -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+                                     : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+  const std::string server_options = "-c listen_addresses='' -k " + server->dir_.string() + " -p " +
+                                     std::to_string(server->port_) + durability +
+                                     " -c shared_buffers=16MB -c max_connections=60";
   if (auto r = Run({(bin / "pg_ctl").string(), "-D", data.string(), "-l",
-                    (server->dir_ / "server.log").string(), "-o", options, "-w", "-t", "60", "start"},
+                    (server->dir_ / "server.log").string(), "-o", server_options, "-w", "-t", "60", "start"},
                    server->as_postgres_user_, server->dir_, log);
       !r.ok()) {
     return fail(std::move(r).error().WithContext("pg_ctl start"));
@@ -322,46 +326,6 @@ Expected<std::string> PostgresServer::CreateDatabase(std::string_view name) {
     return Error(ErrorCode::kInternal, std::string("CREATE DATABASE: ") + e.what());
   }
   return Url(name);
-}
-
-// ---- the GoogleTest environment --------------------------------------------------
-
-namespace {
-PostgresEnvironment* g_environment = nullptr;
-}  // namespace
-
-PostgresEnvironment* PostgresEnvironment::Register() {
-  if (g_environment == nullptr) {
-    g_environment = new PostgresEnvironment();
-    ::testing::AddGlobalTestEnvironment(g_environment);  // GoogleTest owns it
-  }
-  return g_environment;
-}
-
-PostgresEnvironment* PostgresEnvironment::Get() { return g_environment; }
-
-Expected<PostgresServer*> PostgresEnvironment::Server() {
-  std::lock_guard lock(mu_);
-  if (!tried_) {
-    tried_ = true;
-    auto server = PostgresServer::Start();
-    if (server.ok()) {
-      server_ = std::move(server).value();
-    } else {
-      error_ = std::move(server).error();
-    }
-  }
-  if (error_) return *error_;
-  return server_.get();
-}
-
-void PostgresEnvironment::TearDown() {
-  std::lock_guard lock(mu_);
-  if (server_) {
-    auto stopped = server_->Stop();
-    server_.reset();
-    if (!stopped.ok()) ADD_FAILURE() << "stopping PostgreSQL: " << stopped.error().ToString();
-  }
 }
 
 }  // namespace edgefleet::testsupport

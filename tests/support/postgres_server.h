@@ -7,7 +7,11 @@
 // (listen_addresses='') and the Unix socket in that same directory, on a port
 // number that was free at the time; Stop runs `pg_ctl stop -m immediate`,
 // makes sure the postmaster (by its pid) is gone and removes the directory.
-// The server is tuned for tests (fsync off): it is not durable.
+// By default the server is tuned for tests (fsync=off,
+// synchronous_commit=off, full_page_writes=off): it is not durable.
+// PostgresServerOptions::durable keeps PostgreSQL's own durable defaults
+// (fsync=on, synchronous_commit=on, full_page_writes=on), for benchmarks
+// (bench/store_ingest.cc) that must measure what a real deployment pays.
 //
 // PostgreSQL refuses to run as root: when the test runs as root, the
 // commands run as the `postgres` user (`runuser -u postgres --`) and the
@@ -20,34 +24,35 @@
 // pipe, stops the postmaster and removes the directory, so nothing outlives
 // the test binary.
 //
-// PostgresEnvironment wraps one server per test binary as a GoogleTest
-// environment: started on first use (binaries that run only SQLite tests
-// never start it), stopped in TearDown.
+// This header needs no GoogleTest (benchmarks use it too); the GoogleTest
+// environment holding one server per test binary is
+// tests/support/postgres_environment.h.
 //
-// Threads: PostgresServer is not thread-safe (use it from one thread);
-// PostgresEnvironment::Server() is.
+// Threads: PostgresServer is not thread-safe (use it from one thread).
 #pragma once
 
 #include <sys/types.h>
 
 #include <filesystem>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
-
-#include <gtest/gtest.h>
 
 #include "common/error.h"
 
 namespace edgefleet::testsupport {
 
+struct PostgresServerOptions {
+  // false: fsync, synchronous_commit and full_page_writes off (tests).
+  // true: all three on, as PostgreSQL ships them.
+  bool durable = false;
+};
+
 class PostgresServer {
  public:
   // kNotFound when the PostgreSQL binaries (or, as root, the postgres user)
   // are missing; any other error is a failure to start.
-  static common::Expected<std::unique_ptr<PostgresServer>> Start();
+  static common::Expected<std::unique_ptr<PostgresServer>> Start(const PostgresServerOptions& options = {});
 
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -63,6 +68,7 @@ class PostgresServer {
   const std::filesystem::path& directory() const { return dir_; }
   int port() const { return port_; }
   pid_t postmaster_pid() const { return pid_; }
+  bool durable() const { return durable_; }
 
  private:
   PostgresServer() = default;
@@ -75,6 +81,7 @@ class PostgresServer {
   int watchdog_fd_ = -1;       // write end of the watchdog's pipe
   pid_t watchdog_pid_ = -1;
   bool stopped_ = true;
+  bool durable_ = false;
 };
 
 // The directory holding initdb and pg_ctl; kNotFound if there is none.
@@ -84,25 +91,5 @@ common::Expected<std::filesystem::path> FindPostgresBinDir();
 // "false"): PostgreSQL tests must then run, and fail rather than skip when
 // PostgreSQL is missing.
 bool PostgresRequired();
-
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  // Registers the one environment with GoogleTest; call at static
-  // initialisation of a test file (`const auto* kPg = ...Register();`).
-  static PostgresEnvironment* Register();
-  static PostgresEnvironment* Get();  // null before Register
-
-  // The server, started on the first call. After a failed start, every call
-  // returns the same error without trying again.
-  common::Expected<PostgresServer*> Server();
-
-  void TearDown() override;
-
- private:
-  std::mutex mu_;
-  std::unique_ptr<PostgresServer> server_;
-  std::optional<common::Error> error_;
-  bool tried_ = false;
-};
 
 }  // namespace edgefleet::testsupport
