@@ -24,6 +24,7 @@ using common::ErrorCode;
 using common::Expected;
 
 constexpr int kUnavailableRetries = 50;
+constexpr std::size_t kCatchUpBatches = 4;
 constexpr auto kRetryPause = std::chrono::milliseconds(100);
 
 template <typename T>
@@ -255,7 +256,14 @@ void BackgroundWriter::Run() {
     }
     std::vector<store::Escalation> batch;
     std::vector<std::string> lines;
-    const std::size_t n = std::min(queue_.size(), options_.batch_max);
+    // Behind by more than four batches (a slow disk's fsyncs, a burst): take
+    // up to four at once, so that commit and fsync time does not cap how fast
+    // the queue drains. Otherwise short transactions: the writer holds a core
+    // for less time at a stretch, which the requests' tail latency sees.
+    const std::size_t limit = queue_.size() > kCatchUpBatches * options_.batch_max
+                                  ? std::min(kCatchUpBatches * options_.batch_max, store::kMaxBatchRows)
+                                  : options_.batch_max;
+    const std::size_t n = std::min(queue_.size(), limit);
     batch.reserve(n);
     lines.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {

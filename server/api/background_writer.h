@@ -6,7 +6,8 @@
 // SQLite commit with synchronous=FULL costs about a millisecond. Handlers
 // Enqueue() an escalation (its log line is formatted there, on the
 // handler's thread, in parallel; then a mutex, a deque push) and answer at
-// once; one writer thread stores up to `batch_max` rows per transaction
+// once; one writer thread stores up to `batch_max` rows per transaction (four
+// times that while more than four batches wait)
 // (Store::InsertEscalations) and appends the same rows to the JSON-lines log
 // with one write() and, with log_fsync, one fdatasync() per batch.
 //
@@ -68,7 +69,7 @@ namespace edgefleet::server::api {
 
 struct WriterOptions {
   std::size_t queue_capacity = 65'536;
-  std::size_t batch_max = 1000;
+  std::size_t batch_max = 250;
   std::int64_t batch_interval_ms = 20;
   std::string log_path;  // "": no log
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;

@@ -39,7 +39,7 @@ struct ServerConfig {
 
   // [escalations]
   std::size_t queue_capacity = 65'536;  // escalations waiting for the writer; full: 503
-  std::size_t batch_max = 1000;         // rows per transaction
+  std::size_t batch_max = 250;          // rows per transaction (4x under a backlog)
   std::int64_t batch_interval_ms = 20;  // longest wait of a row before its batch is written
   std::string log_path;                 // "": <data_dir>/escalations/escalations.jsonl
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;  // rotate before exceeding this

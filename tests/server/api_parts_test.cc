@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <thread>
 
 #include "server/api/background_writer.h"
@@ -351,6 +352,27 @@ TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
   EXPECT_EQ(metrics_.escalations_dropped.load(), 1u);
   EXPECT_GE(metrics_.escalation_batches.load(), 3u);
   EXPECT_EQ(writer->depth(), 0u);
+}
+
+TEST_F(WriterTest, UnderABacklogBatchesGrowToFourTimesBatchMax) {
+  // Another process holds the database's write lock: the writer's first
+  // batch waits in the busy handler while 100 more rows queue up. Once the
+  // lock is gone the backlog drains in batches of up to 4 x 10 rows.
+  options_.batch_max = 10;
+  options_.batch_interval_ms = 60'000;  // batches start full (or on Flush)
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() / "db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto writer = BackgroundWriter::Start(*store_, clock_, options_, metrics_).value();
+  for (int i = 0; i < 110; ++i) ASSERT_TRUE(writer->Enqueue(Row()));
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  writer->Flush();
+  EXPECT_EQ(store_->CountEscalations({}).value(), 110);
+  // 10 (stuck), then 40, 40 and two of 10 once the queue is short again:
+  // 5; one row a batch at batch_max would be 11.
+  EXPECT_LE(metrics_.escalation_batches.load(), 6u);
+  EXPECT_GE(metrics_.escalation_batches.load(), 3u);
 }
 
 TEST_F(WriterTest, AFullQueueRefusesRows) {
