@@ -111,6 +111,10 @@ struct OtaDeps {
   OtaTelemetry* mqtt = nullptr;  // optional
 };
 
+// Swaps the agent's running model. An error fails the activation and rolls
+// back, and that model is refused from then on; except kUnavailable, which
+// means the agent is stopping: the engine then stays in activating and tries
+// again (after a restart, StartupModel runs the swapped-in model).
 using ActivateFn = std::function<common::Expected<void>(std::shared_ptr<const Model>)>;
 
 class OtaEngine {

@@ -17,6 +17,8 @@ using common::Error;
 using common::ErrorCode;
 using nlohmann::json;
 
+constexpr std::int64_t kStoppingRetryMs = 100;  // activation while the agent stops
+
 std::string UrlEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -432,6 +434,11 @@ std::int64_t OtaEngine::StepActivate(std::int64_t now) {
   }
   if (activate_) {
     if (auto activated = activate_(model.value()); !activated.ok()) {
+      if (activated.error().code() == ErrorCode::kUnavailable) {
+        // The agent is stopping: not the model's fault. Stay in activating;
+        // the next start loads the swapped-in model and activates it then.
+        return now + kStoppingRetryMs;
+      }
       Fail("the agent could not activate the model: " + activated.error().message(), true);
       return now;
     }

@@ -255,6 +255,25 @@ TEST_F(OtaEngineTest, ActivationRefusedByTheAgentRollsBack) {
   EXPECT_EQ(fs_.ReadFile(kDir / kCurrentFile, 1 << 20).value(), v2_);
 }
 
+TEST_F(OtaEngineTest, AgentStoppingDuringActivationIsNotTheModelsFault) {
+  // SIGTERM while the swap is posted to the agent's loop: the engine stays in
+  // activating (no rollback, v3 not refused); after the restart v3 runs and
+  // the attempt commits.
+  SetUpV2OfferV3();
+  device_.agent_stopping = true;
+  while (device_.engine().state() != State::kActivating) device_.Step();
+  for (int i = 0; i < 5; ++i) device_.Step();
+  EXPECT_EQ(device_.engine().state(), State::kActivating);
+  device_.agent_stopping = false;
+  device_.CleanRestart();
+  EXPECT_EQ(device_.running()->version(), 3);
+  ASSERT_TRUE(device_.RunToTerminal());
+  EXPECT_EQ(device_.engine().state(), State::kCommitted);
+  for (const auto& s : server_.statuses()) EXPECT_NE(s.at("status"), "rolled_back");
+  EXPECT_EQ(server_.statuses().back().at("status"), "active");
+  EXPECT_EQ(server_.statuses().back().at("version"), 3);
+}
+
 TEST_F(OtaEngineTest, UncleanRestartDuringTheHealthCheckRollsBack) {
   SetUpV2OfferV3();
   while (device_.engine().state() != State::kHealthCheck) device_.Step();

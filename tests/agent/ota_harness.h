@@ -76,6 +76,7 @@ class Device {
     ASSERT_NE(running_, nullptr);
     engine_->SetActivateCallback([this](std::shared_ptr<const Model> m) -> common::Expected<void> {
       if (refuse_activation) return common::Error(common::ErrorCode::kInternal, "refused by the test");
+      if (agent_stopping) return common::Error(common::ErrorCode::kUnavailable, "the agent is stopping");
       running_ = std::move(m);
       ++activations;
       return common::Ok();
@@ -125,6 +126,7 @@ class Device {
   int prefeed_baseline = 0;                 // inferences recorded at each boot
   std::int64_t max_sleep_ms = 10'000;
   bool refuse_activation = false;
+  bool agent_stopping = false;  // the activate callback answers kUnavailable
   OtaTelemetry* mqtt = nullptr;
   int activations = 0;
 
