@@ -24,32 +24,18 @@ while [[ $# -gt 0 ]]; do
     *) echo "classify_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$here/bench/bench_server.sh"
 wrkdir="${PEERS_WRK:-/work/shared/peers/wrk}"
 tmp="$(mktemp -d)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  bench_server_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-data="$tmp/data"
-mkdir -p "$data"
-if [[ -z "$models" ]]; then
-  models="$tmp/models"
-  "$bin" train --out "$models" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log" >&2; exit 1; }
-fi
-"$bin" keys generate --data-dir "$data" > /dev/null
-"$bin" admin token --data-dir "$data" > /dev/null 2>&1
-token="$("$bin" device add fan-0001 --data-dir "$data" 2>/dev/null | tail -n 1)"
-cp "$models/cloud.efcm" "$data/"
-"$bin" model publish "$models/edge.efm" --data-dir "$data" > /dev/null
+bench_server_start "$bin" "$tmp/data" "${models:-$tmp/models}" "$tmp" "$threads" "$@"
 /usr/bin/python3 "$wrkdir/make_classify_body.py" "$tmp/body.json" > /dev/null
-"$bin" server --data-dir "$data" --bind 127.0.0.1 --port 0 --port-file "$tmp/port" --threads "$threads" "$@" \
-  > "$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
-port="$(cat "$tmp/port")"
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/model/version" > /dev/null && break; sleep 0.1; done
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 out="$(BODY_FILE="$tmp/body.json" AUTH_TOKEN="$token" wrk -t2 "-c$conns" "-d${seconds}s" --timeout 5s --latency \
   -s "$wrkdir/post_json.lua" "http://127.0.0.1:$port" | grep RESULT)"

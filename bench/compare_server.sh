@@ -34,36 +34,16 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -x "$bin" ]] || { echo "compare_server.sh: build $bin first (cmake --build build --target edgefleet)" >&2; exit 2; }
 
+source "$here/bench/bench_server.sh"
 tmp="$(mktemp -d)"
 data="${keep:-$tmp/data}"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  bench_server_stop
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-mkdir -p "$data"
-
-if [[ -z "$models" ]]; then
-  models="$tmp/models"
-  "$bin" train --out "$models" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log" >&2; exit 1; }
-fi
-"$bin" keys generate --data-dir "$data" > /dev/null
-"$bin" admin token --data-dir "$data" > /dev/null 2>&1
-token="$("$bin" device add fan-0001 --data-dir "$data" 2>/dev/null | tail -n 1)"
-cp "$models/cloud.efcm" "$data/cloud.efcm"
-"$bin" model publish "$models/edge.efm" --data-dir "$data" > /dev/null
-artifact="$(ls "$data"/models/model-v1-*.efm)"
-
-"$bin" server --data-dir "$data" --bind 127.0.0.1 --port 0 --port-file "$tmp/port" --threads "$threads" \
-  > "$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do [[ -s "$tmp/port" ]] && break; sleep 0.1; done
-port="$(cat "$tmp/port")"
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/model/version" > /dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_server_start "$bin" "$data" "${models:-$tmp/models}" "$tmp" "$threads"
 echo "server pid $pid on port $port, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=, read -r -a conn_list <<< "$conns"
 for c in "${conn_list[@]}"; do
