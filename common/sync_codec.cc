@@ -25,13 +25,9 @@ namespace {
 using common::Ok;
 
 Expected<void> CheckDeviceId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxDeviceIdBytes) {
-    return Invalid("device_id must be 1 to " + std::to_string(kMaxDeviceIdBytes) + " bytes");
-  }
-  for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return Invalid("device_id may hold only letters, digits and - _ . :");
+  if (!common::IsDeviceIdText(id)) {
+    return Invalid("device_id must be 1 to " + std::to_string(kMaxDeviceIdBytes) +
+                   " bytes of letters, digits and - _ . :");
   }
   return Ok();
 }

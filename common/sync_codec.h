@@ -47,6 +47,7 @@
 
 #include "common/error.h"
 #include "common/sync_batch.h"
+#include "common/text.h"
 
 namespace edgefleet::sync_codec {
 
@@ -114,7 +115,7 @@ inline constexpr std::size_t kMaxRowsPerKind = 10'000;
 inline constexpr std::size_t kMaxDecisionBytes = 32;
 inline constexpr std::size_t kMaxTextBytes = 256;       // input hashes, strategy names
 inline constexpr std::size_t kMaxStatsJsonBytes = 64 * 1024;
-inline constexpr std::size_t kMaxDeviceIdBytes = 128;
+inline constexpr std::size_t kMaxDeviceIdBytes = common::kMaxDeviceIdBytes;
 inline constexpr std::size_t kMaxStrategies = 16;
 inline constexpr std::size_t kMaxDecodedBytes = 16 * 1024 * 1024;  // after zstd, before parsing
 

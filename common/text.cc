@@ -40,4 +40,14 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+bool IsDeviceIdText(std::string_view id) {
+  if (id.empty() || id.size() > kMaxDeviceIdBytes) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace edgefleet::common

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/text.h"
+
 namespace edgefleet::server::api {
 
 using common::Error;
@@ -126,13 +128,7 @@ std::optional<std::string> Query(const http::Request& request, std::string_view 
   return value;
 }
 
-bool IsDeviceId(std::string_view id) {
-  if (id.empty() || id.size() > store::kMaxIdBytes) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == ':';
-  });
-}
+bool IsDeviceId(std::string_view id) { return common::IsDeviceIdText(id); }
 
 void AppendJsonNumber(std::string& out, double value) {
   if (!std::isfinite(value)) {

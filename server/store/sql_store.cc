@@ -28,14 +28,11 @@ Error Invalid(std::string message) { return Error(ErrorCode::kInvalidArgument, s
 // ---- validation -------------------------------------------------------------------------
 
 // Device ids appear in MQTT topics and URLs: a conservative alphabet.
+static_assert(kMaxIdBytes == common::kMaxDeviceIdBytes);
+
 Expected<void> CheckDeviceId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdBytes) {
-    return Invalid("device id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes");
-  }
-  for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return Invalid("device id may hold only letters, digits and - _ . :");
+  if (!common::IsDeviceIdText(id)) {
+    return Invalid("device id must be 1 to " + std::to_string(kMaxIdBytes) + " bytes of letters, digits and - _ . :");
   }
   return Ok();
 }
