@@ -19,46 +19,13 @@
 #include "common/text.h"
 #include "server/store/sql.h"
 #include "server/store/sql_checks.h"
+#include "server/store/sql_pool.h"
+#include "server/store/sql_rows.h"
 
 namespace edgefleet::store::sql {
 namespace {
 
 using common::Ok;
-
-// ---- value encoding ---------------------------------------------------------------------
-
-// A window as little-endian float32: exact, compact (1200 bytes), and the
-// same bytes on every host.
-Bytes EncodeFloats(const std::vector<float>& values) {
-  if constexpr (std::endian::native == std::endian::little) {
-    // The stored form is the host's: one copy, no zero fill first (a row per
-    // escalation, on the writer's thread).
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(values.data());
-    return Bytes(bytes, bytes + values.size() * 4);
-  } else {
-    Bytes out(values.size() * 4);
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const auto bits = std::bit_cast<std::uint32_t>(values[i]);
-      for (std::size_t b = 0; b < 4; ++b) out[i * 4 + b] = static_cast<std::uint8_t>(bits >> (8 * b));
-    }
-    return out;
-  }
-}
-
-Expected<std::vector<float>> DecodeFloats(const Bytes& bytes) {
-  if (bytes.size() != kWindowValues * 4) {
-    return Error(ErrorCode::kCorrupt,
-                 "stored window has " + std::to_string(bytes.size()) + " bytes, not " +
-                     std::to_string(kWindowValues * 4));
-  }
-  std::vector<float> out(kWindowValues);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint32_t bits = 0;
-    for (std::size_t b = 0; b < 4; ++b) bits |= std::uint32_t{bytes[i * 4 + b]} << (8 * b);
-    out[i] = std::bit_cast<float>(bits);
-  }
-  return out;
-}
 
 Value Text(std::string_view s) { return std::string(s); }
 Value Int(std::int64_t v) { return v; }
@@ -88,101 +55,6 @@ constexpr std::string_view kLastSeen =
 // until the transaction ends, which serialises writes of one device.
 const std::string kTouchDevice = "UPDATE devices SET " + std::string(kLastSeen) + " WHERE id = $1";
 
-const std::string kDeviceColumns =
-    "id, token_sha256, created_ms, last_seen_ms, reported_model_version, firmware_version, ram_mb,"
-    " rows_synced, escalations, fallbacks, dropped_rows, buffer_depth, backoff_failures,"
-    " backoff_delay_ms, health_json";
-
-const std::string kModelColumns =
-    "version, model_id, filename, size_bytes, sha256, signature, min_device_ram_mb,"
-    " min_firmware_version, threshold_low, threshold_high, mu, sigma, k_low, k_high, created_ms,"
-    " status";
-
-const std::string kEscalationColumns =
-    "id, device_id, received_ms, features, edge_mse, model_version, cloud_mse, label, confidence,"
-    " archived";
-
-Expected<Device> ReadDevice(const Row& row) {
-  RowReader r(row);
-  Device d;
-  d.id = r.Text(0);
-  d.token_sha256 = r.Text(1);
-  d.created_ms = r.Int(2);
-  d.last_seen_ms = r.OptionalInt(3);
-  d.reported_model_version = r.OptionalInt(4);
-  d.firmware_version = r.Text(5);
-  d.ram_mb = r.OptionalInt(6);
-  d.counters.rows_synced = r.Int(7);
-  d.counters.escalations = r.Int(8);
-  d.counters.fallbacks = r.Int(9);
-  d.counters.dropped_rows = r.Int(10);
-  d.buffer_depth = r.Int(11);
-  d.backoff.failures = r.Int(12);
-  d.backoff.delay_ms = r.Int(13);
-  d.health_json = r.Text(14);
-  EDGEFLEET_RETURN_IF_ERROR(r.status());
-  return d;
-}
-
-Expected<Model> ReadModel(const Row& row) {
-  RowReader r(row);
-  Model m;
-  m.version = r.Int(0);
-  m.model_id = r.Text(1);
-  m.filename = r.Text(2);
-  m.size_bytes = r.Int(3);
-  m.sha256 = r.Text(4);
-  m.signature = r.Text(5);
-  m.min_device_ram_mb = r.Int(6);
-  m.min_firmware_version = r.Text(7);
-  m.thresholds.low = r.Double(8);
-  m.thresholds.high = r.Double(9);
-  m.thresholds.mu = r.Double(10);
-  m.thresholds.sigma = r.Double(11);
-  m.thresholds.k_low = r.Double(12);
-  m.thresholds.k_high = r.Double(13);
-  m.created_ms = r.Int(14);
-  const std::string status = r.Text(15);
-  EDGEFLEET_RETURN_IF_ERROR(r.status());
-  auto parsed = ParseModelStatus(status);
-  if (!parsed.ok()) return Error(ErrorCode::kCorrupt, "stored model status '" + status + "' is unknown");
-  m.status = *parsed;
-  return m;
-}
-
-Expected<Escalation> ReadEscalation(const Row& row) {
-  RowReader r(row);
-  Escalation e;
-  e.id = r.Int(0);
-  e.device_id = r.Text(1);
-  e.received_ms = r.Int(2);
-  const Bytes features = r.Blob(3);
-  e.edge_mse = r.Double(4);
-  e.model_version = r.Int(5);
-  e.cloud_mse = r.Double(6);
-  e.label = r.Int(7);
-  e.confidence = r.Double(8);
-  e.archived = r.Int(9) != 0;
-  EDGEFLEET_RETURN_IF_ERROR(r.status());
-  EDGEFLEET_ASSIGN_OR_RETURN(e.features, DecodeFloats(features));
-  return e;
-}
-
-Expected<UpdateStatusEntry> ReadStatusEntry(const Row& row) {
-  RowReader r(row);
-  UpdateStatusEntry e;
-  e.id = r.Int(0);
-  const std::string status = r.Text(1);
-  e.version = r.Int(2);
-  e.error = r.Text(3);
-  e.reported_ms = r.Int(4);
-  EDGEFLEET_RETURN_IF_ERROR(r.status());
-  auto parsed = ParseUpdateStatus(status);
-  if (!parsed.ok()) return Error(ErrorCode::kCorrupt, "stored update status '" + status + "' is unknown");
-  e.status = *parsed;
-  return e;
-}
-
 bool AllowedTransition(ModelStatus from, ModelStatus to) {
   struct Edge {
     ModelStatus from, to;
@@ -201,85 +73,6 @@ bool AllowedTransition(ModelStatus from, ModelStatus to) {
 
 Error DeviceNotFound(std::string_view id) {
   return Error(ErrorCode::kNotFound, "device '" + std::string(id) + "' is not registered");
-}
-
-// ---- connection pool --------------------------------------------------------------------
-
-class Pool;
-
-// A checked-out connection; returned to the pool when destroyed.
-class Lease {
- public:
-  Lease(Pool* pool, std::unique_ptr<Connection> conn) : pool_(pool), conn_(std::move(conn)) {}
-  Lease(Lease&& other) noexcept = default;
-  Lease& operator=(Lease&&) = delete;
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-  ~Lease();
-
-  Connection& conn() { return *conn_; }
-
- private:
-  Pool* pool_;
-  std::unique_ptr<Connection> conn_;
-};
-
-class Pool {
- public:
-  Pool(Backend& backend, std::size_t max_connections)
-      : backend_(backend), max_(max_connections == 0 ? 1 : max_connections) {}
-
-  // Adds a connection opened elsewhere (the one that ran the migrations).
-  void Adopt(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(mu_);
-    ++open_;
-    idle_.push_back(std::move(conn));
-  }
-
-  Expected<Lease> Acquire() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !idle_.empty() || open_ < max_; });
-    if (!idle_.empty()) {
-      std::unique_ptr<Connection> conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(conn));
-    }
-    ++open_;
-    lock.unlock();
-    auto conn = backend_.Connect();
-    if (!conn.ok()) {
-      lock.lock();
-      --open_;
-      cv_.notify_one();
-      return std::move(conn).error();
-    }
-    return Lease(this, std::move(conn).value());
-  }
-
-  void Release(std::unique_ptr<Connection> conn) {
-    if (!conn) return;  // a moved-from lease
-    {
-      std::lock_guard lock(mu_);
-      if (conn->broken()) {
-        --open_;
-      } else {
-        idle_.push_back(std::move(conn));
-      }
-    }
-    cv_.notify_one();
-  }
-
- private:
-  Backend& backend_;
-  const std::size_t max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  std::size_t open_ = 0;
-};
-
-Lease::~Lease() {
-  if (conn_) pool_->Release(std::move(conn_));
 }
 
 // ---- the store ----------------------------------------------------------------------------
@@ -339,7 +132,7 @@ class SqlStore final : public Store {
   Expected<Device> GetDevice(std::string_view id) override {
     EDGEFLEET_RETURN_IF_ERROR(CheckDeviceId(id));
     const Value params[] = {Text(id)};
-    const std::string sql = "SELECT " + kDeviceColumns + " FROM devices WHERE id = $1";
+    const std::string sql = "SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = $1";
     return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Device> {
       EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, params));
       if (rows.empty()) return DeviceNotFound(id);
@@ -348,7 +141,7 @@ class SqlStore final : public Store {
   }
 
   Expected<std::vector<Device>> ListDevices() override {
-    const std::string sql = "SELECT " + kDeviceColumns + " FROM devices ORDER BY id";
+    const std::string sql = "SELECT " + std::string(kDeviceColumns) + " FROM devices ORDER BY id";
     return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<Device>> {
       EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, {}));
       std::vector<Device> out;
@@ -426,7 +219,7 @@ class SqlStore final : public Store {
   Expected<void> PublishModel(const Model& m) override {
     EDGEFLEET_RETURN_IF_ERROR(CheckModel(m));
     static const std::string insert =
-        "INSERT INTO models (" + kModelColumns +
+        "INSERT INTO models (" + std::string(kModelColumns) +
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
     const Value params[] = {
         Int(m.version),          Text(m.model_id),           Text(m.filename),
@@ -461,7 +254,7 @@ class SqlStore final : public Store {
   }
 
   Expected<Model> GetModel(std::int64_t version) override {
-    static const std::string sql = "SELECT " + kModelColumns + " FROM models WHERE version = $1";
+    static const std::string sql = "SELECT " + std::string(kModelColumns) + " FROM models WHERE version = $1";
     const Value params[] = {Int(version)};
     return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Model> {
       EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, params));
@@ -473,7 +266,7 @@ class SqlStore final : public Store {
   }
 
   Expected<Model> LatestPublishedModel() override {
-    static const std::string sql = "SELECT " + kModelColumns +
+    static const std::string sql = "SELECT " + std::string(kModelColumns) +
                                    " FROM models WHERE status IN ('published', 'released')"
                                    " ORDER BY version DESC LIMIT 1";
     return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<Model> {
@@ -484,7 +277,7 @@ class SqlStore final : public Store {
   }
 
   Expected<std::vector<Model>> ListModels() override {
-    static const std::string sql = "SELECT " + kModelColumns + " FROM models ORDER BY version";
+    static const std::string sql = "SELECT " + std::string(kModelColumns) + " FROM models ORDER BY version";
     return Transact(TxnKind::kRead, [&](Connection& c) -> Expected<std::vector<Model>> {
       EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(sql, {}));
       std::vector<Model> out;
@@ -590,7 +383,7 @@ class SqlStore final : public Store {
 
   Expected<std::vector<Escalation>> ListEscalations(const EscalationRange& range,
                                                     std::size_t limit) override {
-    static const std::string sql = "SELECT " + kEscalationColumns +
+    static const std::string sql = "SELECT " + std::string(kEscalationColumns) +
                                    " FROM escalations WHERE id > $1 AND id <= $2 AND archived <= $3"
                                    " ORDER BY id LIMIT $4";
     const Value params[] = {Int(range.after_id), Int(range.through_id), Bool(range.include_archived),

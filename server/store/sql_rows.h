@@ -1,0 +1,43 @@
+// How the SQL store's rows map to the store's types (sql_store.cc): a
+// window's blob encoding, the column lists of the SELECTs, and the readers
+// that turn a result row in that column order into a value (a cell of the
+// wrong type is kCorrupt). Internal to server/store.
+//
+// Threads: pure functions and constants.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "server/store/sql.h"
+#include "server/store/store.h"
+
+namespace edgefleet::store::sql {
+
+// A window as little-endian float32: exact, compact (1,200 bytes), and the
+// same bytes on every host.
+Bytes EncodeFloats(const std::vector<float>& values);
+common::Expected<std::vector<float>> DecodeFloats(const Bytes& bytes);
+
+// The columns the readers below expect, in order.
+inline constexpr std::string_view kDeviceColumns =
+    "id, token_sha256, created_ms, last_seen_ms, reported_model_version, firmware_version, ram_mb,"
+    " rows_synced, escalations, fallbacks, dropped_rows, buffer_depth, backoff_failures,"
+    " backoff_delay_ms, health_json";
+inline constexpr std::string_view kModelColumns =
+    "version, model_id, filename, size_bytes, sha256, signature, min_device_ram_mb,"
+    " min_firmware_version, threshold_low, threshold_high, mu, sigma, k_low, k_high, created_ms,"
+    " status";
+inline constexpr std::string_view kEscalationColumns =
+    "id, device_id, received_ms, features, edge_mse, model_version, cloud_mse, label, confidence,"
+    " archived";
+
+common::Expected<Device> ReadDevice(const Row& row);
+common::Expected<Model> ReadModel(const Row& row);
+common::Expected<Escalation> ReadEscalation(const Row& row);
+// id, status, version, error, reported_ms
+common::Expected<UpdateStatusEntry> ReadStatusEntry(const Row& row);
+
+}  // namespace edgefleet::store::sql
