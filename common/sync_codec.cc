@@ -32,17 +32,6 @@ Expected<void> CheckDeviceId(std::string_view id) {
   return Ok();
 }
 
-Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes,
-                         bool allow_empty) {
-  if (!allow_empty && text.empty()) return Invalid(std::string(field) + " is empty");
-  if (text.size() > max_bytes) {
-    return Invalid(std::string(field) + " is longer than " + std::to_string(max_bytes) + " bytes");
-  }
-  if (text.find('\0') != std::string_view::npos) return Invalid(std::string(field) + " holds a NUL byte");
-  if (!common::IsValidUtf8(text)) return Invalid(std::string(field) + " is not valid UTF-8");
-  return Ok();
-}
-
 Expected<void> CheckDecision(std::string_view decision) {
   if (decision.empty() || decision.size() > kMaxDecisionBytes) {
     return Invalid("decision must be 1 to " + std::to_string(kMaxDecisionBytes) + " bytes");
@@ -91,7 +80,7 @@ Expected<void> CheckInference(const sync::InferenceRow& r) {
   EDGEFLEET_RETURN_IF_ERROR(CheckRange("confidence", r.confidence, 0, 1));
   EDGEFLEET_RETURN_IF_ERROR(CheckRange("mse", r.mse, 0, kMaxDouble));
   EDGEFLEET_RETURN_IF_ERROR(CheckAtLeastZero("latency_us", r.latency_us));
-  return CheckText("input_hash", r.input_hash, kMaxTextBytes, true);
+  return common::CheckText("input_hash", r.input_hash, kMaxTextBytes, true);
 }
 
 Expected<void> CheckHardSample(const sync::HardSampleRow& r) {
@@ -165,7 +154,7 @@ Expected<void> CheckState(const DeviceState& s) {
 }  // namespace
 
 Expected<void> CheckStatsJson(std::string_view json) {
-  EDGEFLEET_RETURN_IF_ERROR(CheckText("stats", json, kMaxStatsJsonBytes, false));
+  EDGEFLEET_RETURN_IF_ERROR(common::CheckText("stats", json, kMaxStatsJsonBytes, false));
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS ||

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace edgefleet::common {
 
@@ -48,6 +49,17 @@ bool IsDeviceIdText(std::string_view id) {
     if (!ok) return false;
   }
   return true;
+}
+
+Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes, bool allow_empty) {
+  const auto invalid = [&](std::string_view what) {
+    return Error(ErrorCode::kInvalidArgument, std::string(field) + " " + std::string(what));
+  };
+  if (!allow_empty && text.empty()) return invalid("is empty");
+  if (text.size() > max_bytes) return invalid("is longer than " + std::to_string(max_bytes) + " bytes");
+  if (text.find('\0') != std::string_view::npos) return invalid("holds a NUL byte");
+  if (!IsValidUtf8(text)) return invalid("is not valid UTF-8");
+  return Ok();
 }
 
 }  // namespace edgefleet::common

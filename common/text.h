@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <string_view>
 
+#include "common/error.h"
+
 namespace edgefleet::common {
 
 // Device ids: 1 to 128 bytes of letters, digits and - _ . : (they appear in
@@ -13,6 +15,10 @@ namespace edgefleet::common {
 // (telemetry::IsValidDeviceId: no ':', no leading '.' or '-').
 inline constexpr std::size_t kMaxDeviceIdBytes = 128;
 bool IsDeviceIdText(std::string_view id);
+
+// A text field of a stored or received record: not empty unless allowed, at
+// most max_bytes, no NUL byte, valid UTF-8. kInvalidArgument names `field`.
+Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes, bool allow_empty);
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no UTF-16 surrogates, nothing
 // above U+10FFFF, no truncated sequence. NUL bytes are valid UTF-8.

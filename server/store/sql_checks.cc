@@ -48,17 +48,6 @@ Expected<void> CheckDeviceId(std::string_view id) {
   return Ok();
 }
 
-Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes,
-                         bool allow_empty) {
-  if (!allow_empty && text.empty()) return Invalid(std::string(field) + " is empty");
-  if (text.size() > max_bytes) {
-    return Invalid(std::string(field) + " is longer than " + std::to_string(max_bytes) + " bytes");
-  }
-  if (text.find('\0') != std::string_view::npos) return Invalid(std::string(field) + " holds a NUL byte");
-  if (!common::IsValidUtf8(text)) return Invalid(std::string(field) + " is not valid UTF-8");
-  return Ok();
-}
-
 // A file name under the server's data dir: no path separators, no "..".
 Expected<void> CheckFilename(std::string_view name) {
   if (name.empty() || name.size() > kMaxShortTextBytes || name == "." || name == "..") {

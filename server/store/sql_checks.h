@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "server/store/store.h"
 
 namespace edgefleet::store::sql {
@@ -19,8 +20,7 @@ common::Error Invalid(std::string message);
 // Letters, digits and - _ . : (common::IsDeviceIdText), at most kMaxIdBytes.
 common::Expected<void> CheckDeviceId(std::string_view id);
 // Not empty unless allowed, at most max_bytes, no NUL byte, valid UTF-8.
-common::Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes,
-                                 bool allow_empty);
+using common::CheckText;
 // A file name under the server's data dir: no path separators, no "..".
 common::Expected<void> CheckFilename(std::string_view name);
 // 64 lowercase hex digits.
