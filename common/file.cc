@@ -12,35 +12,6 @@
 namespace edgefleet::common {
 namespace {
 
-Error ErrnoError(int err, std::string_view what, const std::filesystem::path& path) {
-  std::string message(what);
-  message += " ";
-  message += path.string();
-  message += ": ";
-  message += std::strerror(err);
-  return Error(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, std::move(message));
-}
-
-// Closes on scope exit; Release() hands the descriptor back.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int Release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
 Expected<void> WriteAll(int fd, const std::uint8_t* data, std::size_t size,
                         const std::filesystem::path& path) {
   while (size > 0) {
@@ -52,13 +23,6 @@ Expected<void> WriteAll(int fd, const std::uint8_t* data, std::size_t size,
     data += n;
     size -= static_cast<std::size_t>(n);
   }
-  return Ok();
-}
-
-Expected<void> FsyncDirectory(const std::filesystem::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError(errno, "cannot open directory", dir);
-  if (::fsync(fd.get()) != 0) return ErrnoError(errno, "cannot fsync directory", dir);
   return Ok();
 }
 
@@ -74,7 +38,7 @@ Expected<void> WriteFileAtomically(const std::filesystem::path& path,
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  Fd fd(::mkstemp(name.data()));
+  UniqueFd fd(::mkstemp(name.data()));
   if (fd.get() < 0) return ErrnoError(errno, "cannot create a temporary file for", path);
   const std::filesystem::path tmp(name.data());
 
@@ -106,7 +70,7 @@ Expected<void> WriteFileAtomically(const std::filesystem::path& path, std::strin
 }
 
 Expected<std::string> ReadFile(const std::filesystem::path& path, std::size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError(errno, "cannot open", path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoError(errno, "cannot stat", path);
@@ -129,6 +93,29 @@ Expected<std::string> ReadFile(const std::filesystem::path& path, std::size_t ma
     out.append(buffer, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+Error ErrnoError(int err, std::string_view what, const std::filesystem::path& path) {
+  std::string message(what);
+  message += " ";
+  message += path.string();
+  message += ": ";
+  message += std::strerror(err);
+  const ErrorCode code = err == ENOENT                     ? ErrorCode::kNotFound
+                         : err == ENOSPC || err == EDQUOT ? ErrorCode::kResourceExhausted
+                                                          : ErrorCode::kIo;
+  return Error(code, std::move(message));
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Expected<void> FsyncDirectory(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoError(errno, "cannot open directory", dir);
+  if (::fsync(fd.get()) != 0) return ErrnoError(errno, "cannot fsync directory", dir);
+  return Ok();
 }
 
 }  // namespace edgefleet::common

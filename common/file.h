@@ -36,4 +36,30 @@ Expected<void> WriteFileAtomically(const std::filesystem::path& path, std::strin
 // kResourceExhausted if it is larger than max_bytes, kIo otherwise.
 Expected<std::string> ReadFile(const std::filesystem::path& path, std::size_t max_bytes);
 
+// fsyncs a directory, so that a rename or a new file in it is durable.
+Expected<void> FsyncDirectory(const std::filesystem::path& dir);
+
+// The error of a failed system call on `path`: "<what> <path>: <strerror>",
+// kNotFound for ENOENT, kResourceExhausted for ENOSPC and EDQUOT, else kIo.
+Error ErrnoError(int err, std::string_view what, const std::filesystem::path& path);
+
+// A file descriptor closed when this goes out of scope; Release() hands it
+// back without closing.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
 }  // namespace edgefleet::common

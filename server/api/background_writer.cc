@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/file.h"
+
 namespace edgefleet::server::api {
 namespace {
 
@@ -118,13 +120,6 @@ bool WriteAllVector(int fd, std::vector<iovec>& pieces) {
     }
   }
   return true;
-}
-
-void FsyncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 std::string UtcStamp(std::int64_t ms) {
@@ -386,7 +381,9 @@ void BackgroundWriter::RotateLog() {
   }
   struct stat st{};
   log_size_ = ::fstat(log_fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-  FsyncDirectory(dir);
+  if (auto synced = common::FsyncDirectory(dir.empty() ? std::filesystem::path(".") : dir); !synced.ok()) {
+    spdlog::error("rotating the escalation log: {}", synced.error().ToString());
+  }
   Inc(metrics_.escalation_log_rotations);
   spdlog::info("escalation log rotated to {}", target.string());
 }

@@ -12,33 +12,9 @@
 #include "common/file.h"
 
 namespace edgefleet::ota {
-namespace {
 
 using common::Error;
 using common::ErrorCode;
-
-Error ErrnoError(std::string_view what, const std::filesystem::path& path, int err) {
-  const ErrorCode code = err == ENOSPC || err == EDQUOT ? ErrorCode::kResourceExhausted
-                         : err == ENOENT               ? ErrorCode::kNotFound
-                                                       : ErrorCode::kIo;
-  return Error(code, std::string(what) + " " + path.string() + ": " + std::strerror(err));
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 Expected<std::string> PosixFilesystem::ReadFile(const std::filesystem::path& path, std::size_t max_bytes) {
   return common::ReadFile(path, max_bytes);
@@ -46,7 +22,7 @@ Expected<std::string> PosixFilesystem::ReadFile(const std::filesystem::path& pat
 
 Expected<std::uint64_t> PosixFilesystem::FileSize(const std::filesystem::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return ErrnoError("stat", path, errno);
+  if (::stat(path.c_str(), &st) != 0) return common::ErrnoError(errno, "stat", path);
   return static_cast<std::uint64_t>(st.st_size);
 }
 
@@ -58,34 +34,29 @@ Expected<void> PosixFilesystem::WriteFileAtomically(const std::filesystem::path&
 
 Expected<void> PosixFilesystem::WriteAt(const std::filesystem::path& path, std::uint64_t offset,
                                         std::string_view bytes, bool sync) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return ErrnoError("open", path, errno);
-  if (::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0) return ErrnoError("truncate", path, errno);
+  common::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return common::ErrnoError(errno, "open", path);
+  if (::ftruncate(fd.get(), static_cast<off_t>(offset)) != 0) return common::ErrnoError(errno, "truncate", path);
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::pwrite(fd.get(), bytes.data() + done, bytes.size() - done,
                                static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("write", path, errno);
+      return common::ErrnoError(errno, "write", path);
     }
     done += static_cast<std::size_t>(n);
   }
-  if (sync && ::fdatasync(fd.get()) != 0) return ErrnoError("fsync", path, errno);
+  if (sync && ::fdatasync(fd.get()) != 0) return common::ErrnoError(errno, "fsync", path);
   return common::Ok();
 }
 
 Expected<void> PosixFilesystem::Remove(const std::filesystem::path& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("remove", path, errno);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return common::ErrnoError(errno, "remove", path);
   return common::Ok();
 }
 
-Expected<void> PosixFilesystem::SyncDir(const std::filesystem::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return ErrnoError("fsync directory", dir, errno);
-  return common::Ok();
-}
+Expected<void> PosixFilesystem::SyncDir(const std::filesystem::path& dir) { return common::FsyncDirectory(dir); }
 
 Expected<void> PosixFilesystem::CreateDirectories(const std::filesystem::path& dir) {
   std::error_code ec;
@@ -96,7 +67,7 @@ Expected<void> PosixFilesystem::CreateDirectories(const std::filesystem::path& d
 
 Expected<std::uint64_t> PosixFilesystem::FreeBytes(const std::filesystem::path& dir) {
   struct statvfs st {};
-  if (::statvfs(dir.c_str(), &st) != 0) return ErrnoError("statvfs", dir, errno);
+  if (::statvfs(dir.c_str(), &st) != 0) return common::ErrnoError(errno, "statvfs", dir);
   return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
 }
 
