@@ -47,13 +47,6 @@ Expected<void> CheckAtLeastZero(std::string_view field, std::int64_t value) {
   return Ok();
 }
 
-Expected<void> CheckRange(std::string_view field, double value, double lo, double hi) {
-  if (!std::isfinite(value) || value < lo || value > hi) {
-    return Invalid(std::string(field) + " is not a finite number in range");
-  }
-  return Ok();
-}
-
 constexpr double kMaxDouble = std::numeric_limits<double>::max();
 
 template <typename RowT>
@@ -77,8 +70,8 @@ Expected<void> CheckInference(const sync::InferenceRow& r) {
   EDGEFLEET_RETURN_IF_ERROR(CheckAtLeastZero("ts_ms", r.ts_ms));
   EDGEFLEET_RETURN_IF_ERROR(CheckAtLeastZero("model_version", r.model_version));
   EDGEFLEET_RETURN_IF_ERROR(CheckDecision(r.decision));
-  EDGEFLEET_RETURN_IF_ERROR(CheckRange("confidence", r.confidence, 0, 1));
-  EDGEFLEET_RETURN_IF_ERROR(CheckRange("mse", r.mse, 0, kMaxDouble));
+  EDGEFLEET_RETURN_IF_ERROR(common::CheckFinite("confidence", r.confidence, 0, 1));
+  EDGEFLEET_RETURN_IF_ERROR(common::CheckFinite("mse", r.mse, 0, kMaxDouble));
   EDGEFLEET_RETURN_IF_ERROR(CheckAtLeastZero("latency_us", r.latency_us));
   return common::CheckText("input_hash", r.input_hash, kMaxTextBytes, true);
 }
@@ -93,8 +86,8 @@ Expected<void> CheckHardSample(const sync::HardSampleRow& r) {
   for (std::size_t i = 0; i < r.window.size(); ++i) {
     if (!std::isfinite(r.window[i])) return Invalid("window[" + std::to_string(i) + "] is not finite");
   }
-  EDGEFLEET_RETURN_IF_ERROR(CheckRange("edge_mse", r.edge_mse, 0, kMaxDouble));
-  EDGEFLEET_RETURN_IF_ERROR(CheckRange("confidence", r.confidence, 0, 1));
+  EDGEFLEET_RETURN_IF_ERROR(common::CheckFinite("edge_mse", r.edge_mse, 0, kMaxDouble));
+  EDGEFLEET_RETURN_IF_ERROR(common::CheckFinite("confidence", r.confidence, 0, 1));
   return CheckDecision(r.decision);
 }
 

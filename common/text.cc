@@ -1,5 +1,6 @@
 #include "common/text.h"
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -59,6 +60,13 @@ Expected<void> CheckText(std::string_view field, std::string_view text, std::siz
   if (text.size() > max_bytes) return invalid("is longer than " + std::to_string(max_bytes) + " bytes");
   if (text.find('\0') != std::string_view::npos) return invalid("holds a NUL byte");
   if (!IsValidUtf8(text)) return invalid("is not valid UTF-8");
+  return Ok();
+}
+
+Expected<void> CheckFinite(std::string_view field, double value, double lo, double hi) {
+  if (!std::isfinite(value) || value < lo || value > hi) {
+    return Error(ErrorCode::kInvalidArgument, std::string(field) + " is not a finite number in range");
+  }
   return Ok();
 }
 

@@ -1,4 +1,5 @@
-// Small text checks shared by the parsers and the store.
+// Small checks of received and stored fields, shared by the parsers and the
+// store.
 //
 // Threads: pure functions.
 #pragma once
@@ -19,6 +20,9 @@ bool IsDeviceIdText(std::string_view id);
 // A text field of a stored or received record: not empty unless allowed, at
 // most max_bytes, no NUL byte, valid UTF-8. kInvalidArgument names `field`.
 Expected<void> CheckText(std::string_view field, std::string_view text, std::size_t max_bytes, bool allow_empty);
+
+// A finite number in [lo, hi]; kInvalidArgument names `field`.
+Expected<void> CheckFinite(std::string_view field, double value, double lo, double hi);
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no UTF-16 surrogates, nothing
 // above U+10FFFF, no truncated sequence. NUL bytes are valid UTF-8.

@@ -74,13 +74,6 @@ Expected<void> CheckAtLeast(std::string_view field, std::int64_t value, std::int
   return Ok();
 }
 
-Expected<void> CheckFinite(std::string_view field, double value, double lo, double hi) {
-  if (!std::isfinite(value) || value < lo || value > hi) {
-    return Invalid(std::string(field) + " is not a finite number in range");
-  }
-  return Ok();
-}
-
 constexpr double kMax = std::numeric_limits<double>::max();
 
 Expected<void> CheckWindow(std::string_view field, const std::vector<float>& values) {

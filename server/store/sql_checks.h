@@ -26,7 +26,7 @@ common::Expected<void> CheckFilename(std::string_view name);
 // 64 lowercase hex digits.
 common::Expected<void> CheckTokenHash(std::string_view hash);
 common::Expected<void> CheckAtLeast(std::string_view field, std::int64_t value, std::int64_t minimum);
-common::Expected<void> CheckFinite(std::string_view field, double value, double lo, double hi);
+using common::CheckFinite;
 // kWindowValues finite numbers.
 common::Expected<void> CheckWindow(std::string_view field, const std::vector<float>& values);
 common::Expected<void> CheckJsonObject(std::string_view field, std::string_view json);
