@@ -13,7 +13,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
+
+#include "common/error.h"
 
 namespace edgefleet::sync {
 
@@ -76,5 +80,22 @@ struct IngestResult {
   SeqAck hard_samples;
   SeqAck health;
 };
+
+// Every row's seq is >= 0 and appears once in `rows` (one kind of a
+// batch); kInvalidArgument naming `kind` otherwise. The codec and the store
+// both check it.
+template <typename RowT>
+common::Expected<void> CheckUniqueSeqs(std::string_view kind, const std::vector<RowT>& rows) {
+  std::unordered_set<std::int64_t> seen;
+  seen.reserve(rows.size());
+  for (const RowT& row : rows) {
+    if (row.seq < 0) return common::Error(common::ErrorCode::kInvalidArgument, std::string(kind) + ": negative seq");
+    if (!seen.insert(row.seq).second) {
+      return common::Error(common::ErrorCode::kInvalidArgument,
+                           std::string(kind) + ": seq " + std::to_string(row.seq) + " appears twice");
+    }
+  }
+  return common::Ok();
+}
 
 }  // namespace edgefleet::sync

@@ -55,15 +55,7 @@ Expected<void> CheckSeqs(std::string_view kind, const std::vector<RowT>& rows) {
     return Error(ErrorCode::kResourceExhausted,
                  std::string(kind) + ": more than " + std::to_string(kMaxRowsPerKind) + " rows");
   }
-  std::unordered_set<std::int64_t> seen;
-  seen.reserve(rows.size());
-  for (const RowT& row : rows) {
-    if (row.seq < 0) return Invalid(std::string(kind) + ": negative seq");
-    if (!seen.insert(row.seq).second) {
-      return Invalid(std::string(kind) + ": seq " + std::to_string(row.seq) + " appears twice");
-    }
-  }
-  return Ok();
+  return sync::CheckUniqueSeqs(kind, rows);
 }
 
 Expected<void> CheckInference(const sync::InferenceRow& r) {

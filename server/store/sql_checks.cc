@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <limits>
-#include <unordered_set>
 
 #include "common/crypto.h"
 #include "common/text.h"
@@ -25,15 +24,7 @@ Expected<void> CheckSeqs(std::string_view kind, const std::vector<RowT>& rows) {
   if (rows.size() > kMaxBatchRows) {
     return Invalid(std::string(kind) + ": more than " + std::to_string(kMaxBatchRows) + " rows");
   }
-  std::unordered_set<std::int64_t> seen;
-  seen.reserve(rows.size());
-  for (const RowT& row : rows) {
-    if (row.seq < 0) return Invalid(std::string(kind) + ": negative seq");
-    if (!seen.insert(row.seq).second) {
-      return Invalid(std::string(kind) + ": seq " + std::to_string(row.seq) + " appears twice");
-    }
-  }
-  return Ok();
+  return sync::CheckUniqueSeqs(kind, rows);
 }
 
 }  // namespace
