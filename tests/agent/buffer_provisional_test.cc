@@ -12,31 +12,12 @@
 #include <filesystem>
 
 #include "agent/buffer.h"
+#include "tests/agent/buffer_fixture.h"
 
 namespace edgefleet::agent {
 namespace {
 
-namespace fs = std::filesystem;
-
-class ProvisionalTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("buffer_provisional_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<Buffer> OpenBuffer(BufferOptions options = {}) {
-    auto b = Buffer::Open(dir_ / "buffer.db", options);
-    EXPECT_TRUE(b.ok()) << b.error().ToString();
-    return b.ok() ? std::move(b).value() : nullptr;
-  }
-
-  fs::path dir_;
-};
+class ProvisionalTest : public BufferFixture {};
 
 // An ambiguous window as the agent stores it while it asks the cloud: the
 // closer threshold's decision, fallback = true.

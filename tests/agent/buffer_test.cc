@@ -9,31 +9,12 @@
 #include <filesystem>
 #include <random>
 
+#include "tests/agent/buffer_fixture.h"
 
 namespace edgefleet::agent {
 namespace {
 
-namespace fs = std::filesystem;
-
-class BufferTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("buffer_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<Buffer> OpenBuffer(BufferOptions options = {}) {
-    auto b = Buffer::Open(dir_ / "buffer.db", options);
-    EXPECT_TRUE(b.ok()) << b.error().ToString();
-    return b.ok() ? std::move(b).value() : nullptr;
-  }
-
-  fs::path dir_;
-};
+class BufferTest : public BufferFixture {};
 
 sync::InferenceRow Row(std::int64_t ts, double confidence, std::string decision = "normal",
                        std::int64_t latency = 200, std::int64_t mv = 1) {
