@@ -37,12 +37,14 @@
 #include "tests/agent/process.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_inbox.h"
+#include "tests/support/sqlite_query.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::agent {
 namespace {
 
 namespace fs = std::filesystem;
+using testsupport::QueryInt;
 using testing::Capture;
 using testing::Child;
 using testing::ReadText;
@@ -52,15 +54,6 @@ using testing::Wait;
 const char* const kAgent = EDGEFLEET_AGENT_BINARY;
 const char* const kCli = EDGEFLEET_CLI_BINARY;
 const char* const kDevice = "fan-kill";
-
-std::int64_t Int(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return -1;
-  std::int64_t n = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  return n;
-}
 
 // seq -> "decision/fallback" for every row of a query (seq, decision, fallback).
 std::map<std::int64_t, std::string> Rows(sqlite3* db, const std::string& sql) {
@@ -221,13 +214,13 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
   sqlite3* server = OpenReadOnly(cloud.db_path());
   ASSERT_NE(server, nullptr);
   // Every seq the buffer ever assigned is still in it (nothing was dropped)...
-  const std::int64_t assigned = Int(buffer, "SELECT seq FROM sqlite_sequence WHERE name = 'inferences'");
+  const std::int64_t assigned = QueryInt(buffer, "SELECT seq FROM sqlite_sequence WHERE name = 'inferences'");
   const auto agent_rows = Rows(buffer, "SELECT seq, decision, fallback FROM inferences");
   EXPECT_EQ(static_cast<std::int64_t>(agent_rows.size()), assigned);
-  EXPECT_EQ(Int(buffer, "SELECT count(*) FROM inferences WHERE synced = 0 OR provisional = 1"), 0);
-  EXPECT_EQ(Int(buffer, "SELECT count(*) FROM hard_samples WHERE synced = 0 OR provisional = 1"), 0);
-  EXPECT_EQ(Int(buffer, "SELECT count(*) FROM health WHERE synced = 0"), 0);
-  EXPECT_EQ(Int(buffer, "SELECT coalesce(sum(value), 0) FROM counters WHERE name LIKE 'dropped%'"), 0);
+  EXPECT_EQ(QueryInt(buffer, "SELECT count(*) FROM inferences WHERE synced = 0 OR provisional = 1"), 0);
+  EXPECT_EQ(QueryInt(buffer, "SELECT count(*) FROM hard_samples WHERE synced = 0 OR provisional = 1"), 0);
+  EXPECT_EQ(QueryInt(buffer, "SELECT count(*) FROM health WHERE synced = 0"), 0);
+  EXPECT_EQ(QueryInt(buffer, "SELECT coalesce(sum(value), 0) FROM counters WHERE name LIKE 'dropped%'"), 0);
   // ... and on the server exactly once, as the buffer decided it.
   const std::string dev = " WHERE device_id = '" + std::string(kDevice) + "'";
   const auto server_rows = Rows(server, "SELECT seq, decision, fallback FROM inference_rows" + dev);
@@ -252,14 +245,14 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
             Rows(buffer, "SELECT seq, decision, fallback FROM hard_samples"));
   EXPECT_EQ(Rows(server, "SELECT seq, '', 0 FROM health_stats" + dev), Rows(buffer, "SELECT seq, '', 0 FROM health"));
   // The server counted every row once: newly stored rows, all kinds, equal what it holds.
-  const std::int64_t held = Int(server, "SELECT (SELECT count(*) FROM inference_rows" + dev +
+  const std::int64_t held = QueryInt(server, "SELECT (SELECT count(*) FROM inference_rows" + dev +
                                             ") + (SELECT count(*) FROM hard_samples" + dev +
                                             ") + (SELECT count(*) FROM health_stats" + dev + ")");
-  EXPECT_EQ(Int(server, "SELECT rows_synced FROM devices WHERE id = '" + std::string(kDevice) + "'"), held);
-  const std::int64_t released = Int(buffer, "SELECT coalesce(max(value), 0) FROM counters "
+  EXPECT_EQ(QueryInt(server, "SELECT rows_synced FROM devices WHERE id = '" + std::string(kDevice) + "'"), held);
+  const std::int64_t released = QueryInt(buffer, "SELECT coalesce(max(value), 0) FROM counters "
                                             "WHERE name = 'released_provisional'");
-  const std::int64_t unclean = Int(buffer, "SELECT value FROM counters WHERE name = 'unclean_restarts'");
-  const std::int64_t escalated = Int(server, "SELECT count(*) FROM escalations" + dev);
+  const std::int64_t unclean = QueryInt(buffer, "SELECT value FROM counters WHERE name = 'unclean_restarts'");
+  const std::int64_t escalated = QueryInt(server, "SELECT count(*) FROM escalations" + dev);
   EXPECT_GT(escalated, 0) << "no window was escalated: the provisional path was not exercised";
   EXPECT_GT(unclean, kills / 2);
   // Kills with escalations in flight happened, and those rows went up as fallbacks.
@@ -270,8 +263,9 @@ TEST(AgentKill, Sigkill50TimesDuringSyncLosesNoRowAndStoresNoneTwice) {
               "%lld escalations answered, %d kills with the cloud frozen, %lld in-flight escalations released as fallbacks, lost %zu, "
               "duplicates %zu, changed %zu\n",
               kills, static_cast<long long>(unclean), agent_rows.size(),
-              static_cast<long long>(Int(buffer, "SELECT count(*) FROM hard_samples")),
-              static_cast<long long>(Int(buffer, "SELECT count(*) FROM health")), static_cast<long long>(escalated),
+              static_cast<long long>(QueryInt(buffer, "SELECT count(*) FROM hard_samples")),
+              static_cast<long long>(QueryInt(buffer, "SELECT count(*) FROM health")),
+              static_cast<long long>(escalated),
               frozen_rounds, static_cast<long long>(released), lost, extra, differ);
   sqlite3_close(buffer);
   sqlite3_close(server);
@@ -344,7 +338,7 @@ TEST(AgentKill, OverTheDiskBudgetDropCountsAreReportedAndReachTheServer) {
   EXPECT_EQ(cloud.Stop(), 0) << cloud.server_log();
   sqlite3* server = OpenReadOnly(cloud.db_path());
   ASSERT_NE(server, nullptr);
-  EXPECT_EQ(Int(server, "SELECT dropped_rows FROM devices WHERE id = '" + std::string(kDevice) + "'"), dropped);
+  EXPECT_EQ(QueryInt(server, "SELECT dropped_rows FROM devices WHERE id = '" + std::string(kDevice) + "'"), dropped);
   sqlite3_close(server);
 }
 

@@ -37,11 +37,14 @@
 #include "tests/agent/process.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_inbox.h"
+#include "tests/support/sqlite_query.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::agent {
 namespace {
 
+using testsupport::QueryRows;
+using testsupport::QueryText;
 using testing::Capture;
 using testing::Child;
 using testing::ReadText;
@@ -50,27 +53,6 @@ using testing::Wait;
 
 const char* const kAgent = EDGEFLEET_AGENT_BINARY;
 const char* const kCli = EDGEFLEET_CLI_BINARY;
-
-std::vector<std::vector<std::string>> Query(sqlite3* db, const std::string& sql) {
-  std::vector<std::vector<std::string>> rows;
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return rows;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-      const unsigned char* text = sqlite3_column_text(stmt, i);
-      row.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
-    }
-    rows.push_back(std::move(row));
-  }
-  sqlite3_finalize(stmt);
-  return rows;
-}
-
-std::string One(sqlite3* db, const std::string& sql) {
-  const auto rows = Query(db, sql);
-  return rows.empty() || rows[0].empty() ? "" : rows[0][0];
-}
 
 void WriteBytes(const std::filesystem::path& path, std::string_view bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -219,7 +201,7 @@ class AgentOta : public ::testing::Test {
     std::int64_t n = -1;
     if (sqlite3_open_v2((data_dir_ / "edgefleet.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
       sqlite3_busy_timeout(db, 1000);
-      const std::string text = One(db, sql);
+      const std::string text = QueryText(db, sql);
       if (!text.empty()) n = std::stoll(text);
     }
     sqlite3_close(db);
@@ -250,7 +232,8 @@ class AgentOta : public ::testing::Test {
 
   std::vector<std::string> History() {
     std::vector<std::string> out;
-    for (const auto& r : Query(db_, "SELECT status, version FROM update_status WHERE device_id = 'fan-ota' ORDER BY id")) {
+    const std::string sql = "SELECT status, version FROM update_status WHERE device_id = 'fan-ota' ORDER BY id";
+    for (const auto& r : QueryRows(db_, sql)) {
       out.push_back(r[0] + ":" + r[1]);
     }
     return out;
@@ -312,9 +295,10 @@ TEST_F(AgentOta, UpdatesToV2WithoutLosingAWindow) {
   }
   EXPECT_EQ(at, expected.size()) << Join(history) << log;
   EXPECT_EQ(history.back(), "active:2") << Join(history) << log;
-  EXPECT_EQ(One(db_, "SELECT reported_model_version FROM devices WHERE id = 'fan-ota'"), "2");
+  EXPECT_EQ(QueryText(db_, "SELECT reported_model_version FROM devices WHERE id = 'fan-ota'"), "2");
   // The rows: one per window sent, seq 1..N with no gap, version 1 then 2.
-  const auto rows = Query(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
+  const auto rows =
+      QueryRows(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
   ASSERT_EQ(rows.size(), sent_) << log;
   std::int64_t last_v = 0, switches = 0;
   std::size_t on_v1 = 0, on_v2 = 0;
@@ -335,7 +319,7 @@ TEST_F(AgentOta, UpdatesToV2WithoutLosingAWindow) {
   EXPECT_GE(on_v2, 20u);  // at least the windows sent after `active`
   EXPECT_NE(log.find("now running model version 2"), std::string::npos) << log;
   // Informational (never asserted): how long the update took here, pending to active, by the server's clock.
-  const std::string took = One(db_, "SELECT MAX(reported_ms) - MIN(reported_ms) FROM update_status "
+  const std::string took = QueryText(db_, "SELECT MAX(reported_ms) - MIN(reported_ms) FROM update_status "
                                     "WHERE device_id = 'fan-ota'");
   std::printf("%zu windows: %zu on v1, %zu on v2; history %s; pending to active in %s ms\n", rows.size(), on_v1,
               on_v2, Join(history).c_str(), took.c_str());
@@ -405,7 +389,8 @@ TEST_F(AgentOta, Kill9OfTheAgentDuringTheUpdateBricksNothing) {
   EXPECT_EQ(bricked, 0) << starts;
   const std::string log = ReadText(dir_.path() / "agent.log");
   EXPECT_NE(log.find("OTA: startup model version "), std::string::npos) << log;
-  const auto rows = Query(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
+  const auto rows =
+      QueryRows(db_, "SELECT seq, model_version FROM inference_rows WHERE device_id = 'fan-ota' ORDER BY seq");
   ASSERT_GE(rows.size(), 200u) << log;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     ASSERT_EQ(std::stoll(rows[i][0]), static_cast<std::int64_t>(i + 1)) << "a gap in the seqs";
@@ -478,12 +463,13 @@ TEST_F(AgentOta, WronglySignedArtifactIsRefusedAndV1KeepsRunning) {
   const auto history = History();
   ASSERT_FALSE(history.empty()) << log;
   EXPECT_EQ(history.back(), "failed:1") << Join(history) << log;
-  EXPECT_NE(One(db_, "SELECT error FROM update_status WHERE device_id = 'fan-ota' ORDER BY id DESC LIMIT 1")
+  EXPECT_NE(QueryText(db_, "SELECT error FROM update_status WHERE device_id = 'fan-ota' ORDER BY id DESC LIMIT 1")
                 .find("signature"), std::string::npos);
-  EXPECT_EQ(One(db_, "SELECT COUNT(*) FROM update_status WHERE device_id = 'fan-ota' AND status = 'active'"), "0");
-  EXPECT_EQ(One(db_, "SELECT COUNT(*) FROM inference_rows WHERE device_id = 'fan-ota' AND model_version = 1"),
+  EXPECT_EQ(QueryText(db_, "SELECT COUNT(*) FROM update_status WHERE device_id = 'fan-ota' AND status = 'active'"),
+            "0");
+  EXPECT_EQ(QueryText(db_, "SELECT COUNT(*) FROM inference_rows WHERE device_id = 'fan-ota' AND model_version = 1"),
             std::to_string(sent_));
-  EXPECT_EQ(One(db_, "SELECT COUNT(*) FROM inference_rows WHERE device_id = 'fan-ota'"), std::to_string(sent_));
+  EXPECT_EQ(QueryText(db_, "SELECT COUNT(*) FROM inference_rows WHERE device_id = 'fan-ota'"), std::to_string(sent_));
   EXPECT_EQ(log.find("now running model version 2"), std::string::npos) << log;
 }
 

@@ -15,11 +15,13 @@
 #include "tests/agent/fakes.h"
 #include "tests/agent/process.h"
 #include "tests/support/mosquitto_broker.h"
+#include "tests/support/sqlite_query.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::agent {
 namespace {
 
+using testsupport::QueryInt;
 using testing::Capture;
 using testing::Child;
 using testing::ReadText;
@@ -28,15 +30,6 @@ using testing::Wait;
 
 const char* const kAgent = EDGEFLEET_AGENT_BINARY;
 const char* const kCli = EDGEFLEET_CLI_BINARY;
-
-std::int64_t Count(sqlite3* db, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) return -1;
-  std::int64_t n = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  return n;
-}
 
 TEST(AgentWithServer, EveryRowReachesTheRealServerExactlyOnce) {
   TempDir dir;
@@ -108,18 +101,18 @@ TEST(AgentWithServer, EveryRowReachesTheRealServerExactlyOnce) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2((data_dir / "edgefleet.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   const std::string dev = " WHERE device_id = 'fan-e2e'";
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM inference_rows" + dev), static_cast<std::int64_t>(windows)) << agent_log;
-  EXPECT_EQ(Count(db, "SELECT COUNT(DISTINCT seq) FROM inference_rows" + dev), static_cast<std::int64_t>(windows));
-  EXPECT_EQ(Count(db, "SELECT MIN(seq) FROM inference_rows" + dev), 1);
-  EXPECT_EQ(Count(db, "SELECT MAX(seq) FROM inference_rows" + dev), static_cast<std::int64_t>(windows));
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM inference_rows" + dev), static_cast<std::int64_t>(windows)) << agent_log;
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(DISTINCT seq) FROM inference_rows" + dev), static_cast<std::int64_t>(windows));
+  EXPECT_EQ(QueryInt(db, "SELECT MIN(seq) FROM inference_rows" + dev), 1);
+  EXPECT_EQ(QueryInt(db, "SELECT MAX(seq) FROM inference_rows" + dev), static_cast<std::int64_t>(windows));
   // Hard samples: every row whose final confidence is below 0.7 (fallbacks,
   // and cloud answers that were not confident either).
-  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM hard_samples" + dev),
-            Count(db, "SELECT COUNT(*) FROM inference_rows" + dev + " AND confidence < 0.7"));
-  const std::int64_t escalations = Count(db, "SELECT COUNT(*) FROM escalations" + dev);
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM hard_samples" + dev),
+            QueryInt(db, "SELECT COUNT(*) FROM inference_rows" + dev + " AND confidence < 0.7"));
+  const std::int64_t escalations = QueryInt(db, "SELECT COUNT(*) FROM escalations" + dev);
   EXPECT_GT(escalations, 0) << agent_log;
-  EXPECT_GT(Count(db, "SELECT COUNT(*) FROM inference_rows" + dev + " AND decision = 'anomaly'"), 0);
-  EXPECT_GE(Count(db, "SELECT COUNT(*) FROM health_stats" + dev), 1);
+  EXPECT_GT(QueryInt(db, "SELECT COUNT(*) FROM inference_rows" + dev + " AND decision = 'anomaly'"), 0);
+  EXPECT_GE(QueryInt(db, "SELECT COUNT(*) FROM health_stats" + dev), 1);
   sqlite3_close(db);
 }
 
