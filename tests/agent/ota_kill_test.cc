@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "agent/ota/platform/posix_filesystem.h"
 #include "ota_harness.h"
 #include "server/http/server.h"
+#include "tests/agent/process.h"
 #include "tests/support/temp_dir.h"
 
 extern char** environ;
@@ -34,6 +34,9 @@ namespace edgefleet::ota::testing {
 namespace {
 
 namespace http = server::http;
+using agent::testing::LastLine;
+using agent::testing::SpawnWithStdoutTo;
+using agent::testing::Wait;
 
 // The fake server's logic behind a real HTTP listener.
 class LoopbackServer {
@@ -84,43 +87,6 @@ class LoopbackServer {
   std::unique_ptr<http::HttpServer> server_;
 };
 
-pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& out) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
-// Waits for the process; kills it after `timeout`. Its exit status, or -1.
-int Wait(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string LastLine(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
-
 TEST(OtaKill, RandomKill9DuringUpdatesBricksNoDevice) {
   int kills = 12;
   if (const char* env = std::getenv("EDGEFLEET_OTA_KILLS")) kills = std::max(1, std::atoi(env));
@@ -152,7 +118,7 @@ TEST(OtaKill, RandomKill9DuringUpdatesBricksNoDevice) {
                                            "--device-id", id, "--trusted-key", (root.path() / "trusted.pem").string(),
                                            "--chunk-bytes", "1024", "--health-ms", "150"};
     // 1. Run, and kill -9 at a random moment.
-    const pid_t pid = Spawn(base, dir / "run.log");
+    const pid_t pid = SpawnWithStdoutTo(base, dir / "run.log");
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 500));
     ::kill(pid, SIGKILL);
@@ -162,7 +128,7 @@ TEST(OtaKill, RandomKill9DuringUpdatesBricksNoDevice) {
     // 2. Boot as the agent would: is there a valid model to run?
     std::vector<std::string> probe = base;
     probe.push_back("--probe");
-    const int probe_status = Wait(Spawn(probe, dir / "probe.log"), std::chrono::seconds(20));
+    const int probe_status = Wait(SpawnWithStdoutTo(probe, dir / "probe.log"), std::chrono::seconds(20));
     if (probe_status != 0) {
       ++bricked;
       ADD_FAILURE() << id << " is bricked after a kill in " << at << ": " << LastLine(dir / "probe.log");
@@ -171,7 +137,8 @@ TEST(OtaKill, RandomKill9DuringUpdatesBricksNoDevice) {
     // 3. Let the attempt end; the server must end up with the device's view.
     std::vector<std::string> finish = base;
     finish.push_back("--until-terminal");
-    ASSERT_EQ(Wait(Spawn(finish, dir / "finish.log"), std::chrono::seconds(30)), 0) << id << " did not finish";
+    ASSERT_EQ(Wait(SpawnWithStdoutTo(finish, dir / "finish.log"), std::chrono::seconds(30)), 0)
+        << id << " did not finish";
     const std::string final_line = LastLine(dir / "finish.log");
     const bool committed = final_line.rfind("state=committed version=3", 0) == 0;
     const bool rolled_back = final_line.rfind("state=rolled_back version=2", 0) == 0;

@@ -14,7 +14,6 @@
 //   (default 8) kills; bench/ota_kill_server.sh runs 200.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 
@@ -137,28 +136,6 @@ TEST(OtaServerResume, ServerStoppedMidDownloadResumesWithAtMostOneChunkTwice) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
-pid_t SpawnOut(const std::vector<std::string>& args, const std::filesystem::path& out) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
-std::string LastLine(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
-
 TEST(OtaServerKill, RandomKill9OfTheDriverBricksNoDevice) {
   int kills = 8;
   if (const char* env = std::getenv("EDGEFLEET_OTA_KILLS")) kills = std::max(1, std::atoi(env));
@@ -187,24 +164,24 @@ TEST(OtaServerKill, RandomKill9OfTheDriverBricksNoDevice) {
                                            "--device-id", id, "--token", tokens[static_cast<std::size_t>(trial)],
                                            "--trusted-key", server.public_key().string(), "--chunk-bytes", "512",
                                            "--health-ms", "150"};
-    const pid_t pid = SpawnOut(base, dir / "run.log");
+    const pid_t pid = testing::SpawnWithStdoutTo(base, dir / "run.log");
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    const std::string at = LastLine(dir / "run.log");
+    const std::string at = testing::LastLine(dir / "run.log");
     ++killed_in[at.empty() ? "(before the first state line)" : at.substr(6, at.find(' ') - 6)];
     std::vector<std::string> probe = base;
     probe.push_back("--probe");
-    if (testing::Wait(SpawnOut(probe, dir / "probe.log"), std::chrono::seconds(20)) != 0) {
+    if (testing::Wait(testing::SpawnWithStdoutTo(probe, dir / "probe.log"), std::chrono::seconds(20)) != 0) {
       ++bricked;
-      ADD_FAILURE() << id << " is bricked after a kill in " << at << ": " << LastLine(dir / "probe.log");
+      ADD_FAILURE() << id << " is bricked after a kill in " << at << ": " << testing::LastLine(dir / "probe.log");
       continue;
     }
     std::vector<std::string> finish = base;
     finish.push_back("--until-terminal");
-    ASSERT_EQ(testing::Wait(SpawnOut(finish, dir / "finish.log"), std::chrono::seconds(30)), 0) << id;
-    const std::string final_line = LastLine(dir / "finish.log");
+    ASSERT_EQ(testing::Wait(testing::SpawnWithStdoutTo(finish, dir / "finish.log"), std::chrono::seconds(30)), 0) << id;
+    const std::string final_line = testing::LastLine(dir / "finish.log");
     const bool committed = final_line.rfind("state=committed version=3", 0) == 0;
     const bool rolled_back = final_line.rfind("state=rolled_back version=2", 0) == 0;
     EXPECT_TRUE(committed || rolled_back) << id << " killed in " << at << " ended " << final_line;

@@ -1,10 +1,11 @@
 // Child processes for the agent's end-to-end tests: run a binary with
-// arguments (stderr to a file, stdin a pipe if asked), wait with a bound,
-// capture a command's output.
+// arguments (stderr to a file, stdin a pipe if asked; or stdout appended to
+// a file), wait with a bound, capture a command's output, read a log.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ inline std::string ReadText(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The last non-empty line of a file ("" if none).
+inline std::string LastLine(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
 }
 
 struct Child {
@@ -71,6 +82,21 @@ inline Child Spawn(const char* binary, const std::vector<std::string>& args, con
     child.stdin_fd = fds[1];
   }
   return child;
+}
+
+// Starts args[0] with args (argv[0] included); its stdout appended to `out`,
+// stderr the test's. The pid, or -1.
+inline pid_t SpawnWithStdoutTo(const std::vector<std::string>& args, const std::filesystem::path& out) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
 }
 
 // The exit status, or -1 if it had to be killed after `timeout`.
