@@ -10,13 +10,11 @@
 // download request so that kills land in every state. CI runs
 // EDGEFLEET_OTA_KILLS (default 12) kills; bench/ota_kill.sh runs 200.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>

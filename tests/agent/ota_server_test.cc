@@ -12,7 +12,6 @@
 //   then the driver runs the attempt to its end and the server's update
 //   history must end with what the device runs. EDGEFLEET_OTA_KILLS
 //   (default 8) kills; bench/ota_kill_server.sh runs 200.
-#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
