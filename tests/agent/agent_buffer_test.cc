@@ -108,21 +108,32 @@ TEST_F(AgentOnBuffer, ARestartedAgentSyncsWhatTheFileHolds) {
   for (const auto& [seq, n] : server.inference_received) EXPECT_EQ(n, 1) << seq;
 }
 
-TEST(BufferStore, ProvisionalRowsAreInTheBufferAtOnceButSyncOnlyWhenFinal) {
-  TempDir dir;
-  auto buffer = Buffer::Open(dir.path() / "b.db");
-  ASSERT_TRUE(buffer.ok());
-  BufferStore store(*buffer.value());
+// A window waiting for the cloud: a fallback decision for now, and its
+// hard sample.
+sync::InferenceRow InFlightRow() {
   sync::InferenceRow row;
   row.ts_ms = 1'800'000'000'000;
   row.model_version = 1;
   row.decision = "normal";
   row.confidence = 0.55;
   row.mse = 1.2;
-  row.input_hash = "0123456789abcdef";
   row.fallback = true;
+  return row;
+}
+sync::HardSampleRow InFlightWindow() {
   sync::HardSampleRow hard;
   hard.window.assign(300, 0.5f);
+  return hard;
+}
+
+TEST(BufferStore, ProvisionalRowsAreInTheBufferAtOnceButSyncOnlyWhenFinal) {
+  TempDir dir;
+  auto buffer = Buffer::Open(dir.path() / "b.db");
+  ASSERT_TRUE(buffer.ok());
+  BufferStore store(*buffer.value());
+  sync::InferenceRow row = InFlightRow();
+  row.input_hash = "0123456789abcdef";
+  sync::HardSampleRow hard = InFlightWindow();
   auto seq = store.Append(row, &hard, true);
   ASSERT_TRUE(seq.ok());
   EXPECT_GT(seq.value(), 0);  // a buffer seq: durable now
@@ -165,16 +176,8 @@ TEST(BufferStore, AnEscalationLeftInFlightIsReleasedAsAFallback) {
     auto buffer = Buffer::Open(dir.path() / "b.db");
     ASSERT_TRUE(buffer.ok());
     BufferStore store(*buffer.value());
-    sync::InferenceRow row;
-    row.ts_ms = 1'800'000'000'000;
-    row.model_version = 1;
-    row.decision = "normal";
-    row.confidence = 0.55;
-    row.mse = 1.2;
-    row.fallback = true;
-    sync::HardSampleRow hard;
-    hard.window.assign(300, 0.5f);
-    ASSERT_TRUE(store.Append(row, &hard, true).ok());
+    sync::HardSampleRow hard = InFlightWindow();
+    ASSERT_TRUE(store.Append(InFlightRow(), &hard, true).ok());
   }
   auto buffer = Buffer::Open(dir.path() / "b.db");
   ASSERT_TRUE(buffer.ok());
