@@ -104,11 +104,11 @@ void BM_ClassifyParse(benchmark::State& state) {
 BENCHMARK(BM_ClassifyParse)->Unit(benchmark::kMicrosecond);
 
 // The part of the parse that keeps the features' text for the escalation log.
-void BM_CompactFeaturesText(benchmark::State& state) {
+void BM_FeaturesArrayText(benchmark::State& state) {
   Setup& s = S();
-  for (auto _ : state) benchmark::DoNotOptimize(server::api::CompactFeaturesText(s.body));
+  for (auto _ : state) benchmark::DoNotOptimize(server::api::FeaturesArrayText(s.body));
 }
-BENCHMARK(BM_CompactFeaturesText)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FeaturesArrayText)->Unit(benchmark::kMicrosecond);
 
 void BM_CloudScore(benchmark::State& state) {
   Setup& s = S();

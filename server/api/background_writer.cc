@@ -53,6 +53,18 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// JSON text appended without its line breaks (they are whitespace to JSON,
+// and would split a log line); one copy when it has none.
+void AppendOnOneLine(std::string& out, std::string_view json) {
+  if (json.find('\n') == std::string_view::npos && json.find('\r') == std::string_view::npos) {
+    out += json;
+    return;
+  }
+  for (const char c : json) {
+    if (c != '\n' && c != '\r') out += c;
+  }
+}
+
 // The log line of `e` after its id: `,"ts":...,"features":[...]}\n`. Formatted
 // by the thread that enqueues (the handlers, in parallel), so that the one
 // writer thread only prefixes `{"id":N` once the store gave the id.
@@ -76,7 +88,7 @@ std::string LineAfterId(const store::Escalation& e, std::string_view features_js
   AppendNumber(out, e.confidence);
   out += ",\"features\":";
   if (!features_json.empty()) {
-    out += features_json;
+    AppendOnOneLine(out, features_json);
     out += "}\n";
     return out;
   }

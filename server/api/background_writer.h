@@ -92,9 +92,9 @@ class BackgroundWriter {
   BackgroundWriter& operator=(const BackgroundWriter&) = delete;
 
   // False when the queue is full or the writer stopped; the row is dropped.
-  // `features_json`, when not empty, is the features as a compact JSON array
-  // (the request's own text) and goes into the log line as it is; else the
-  // floats are formatted.
+  // `features_json`, when not empty, is the features as a JSON array (the
+  // request's own text) and goes into the log line as it is, line breaks
+  // removed; else the floats are formatted. Read before Enqueue returns.
   bool Enqueue(store::Escalation escalation, std::string_view features_json = {});
 
   // Merges `report` into the device's pending report (seen_ms: the latest).

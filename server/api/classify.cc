@@ -202,16 +202,16 @@ std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http:
   else if (!have_features) *bad = Bad("invalid_argument", "features is missing.");
   else if (!have_mse) *bad = Bad("invalid_argument", "edge_mse is missing.");
   else {
-    out.features_text = CompactFeaturesText(body);
+    out.features_text = FeaturesArrayText(body);
     return out;
   }
   return std::nullopt;
 }
 
-std::string CompactFeaturesText(std::string_view body) {
+std::string_view FeaturesArrayText(std::string_view body) {
   // The body is valid JSON holding one top-level "features" key whose value
   // is an array of numbers: walk its structure (strings skipped with their
-  // escapes) to that key, then copy up to the first ']' without line breaks.
+  // escapes) to that key; the array runs to the first ']'.
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   int depth = 0;
   std::size_t i = 0;
@@ -239,21 +239,7 @@ std::string CompactFeaturesText(std::string_view body) {
       if (j >= n || body[j] != '[') return {};
       const std::size_t close = body.find(']', j);  // numbers only inside: the first ']' closes it
       if (close == std::string_view::npos) return {};
-      const std::string_view array = body.substr(j, close + 1 - j);
-      // Spaces and tabs are valid JSON inside a log line and are kept as the
-      // device sent them (one copy, no per-byte pass); only line breaks, which
-      // would split the line, are removed.
-      if (array.find('\n') == std::string_view::npos && array.find('\r') == std::string_view::npos) {
-        return std::string(array);
-      }
-      std::string out(array.size(), '\0');
-      char* w = out.data();
-      for (const char a : array) {
-        *w = a;
-        w += (a != '\n' && a != '\r') ? 1 : 0;
-      }
-      out.resize(static_cast<std::size_t>(w - out.data()));
-      return out;
+      return body.substr(j, close + 1 - j);
     } else {
       ++i;
     }

@@ -38,20 +38,21 @@ struct ClassifyRequest {
   std::array<float, 300> features{};
   double edge_mse = 0;
   std::int64_t model_version = 0;
-  // The features array as the device sent it, line breaks removed
-  // ("[0.1, -2e-3, ...]"): the escalation log copies it instead of
-  // formatting 300 floats. Empty when the key was written with escapes (the log then
+  // The features array's text as the device sent it ("[0.1, -2e-3, ...]"),
+  // pointing into the request's body (valid while the body is): the
+  // escalation log copies it, line breaks removed, instead of formatting
+  // 300 floats. Empty when the key was written with escapes (the log then
   // formats the floats).
-  std::string features_text;
+  std::string_view features_text;
 };
 
 // Parses and validates a /classify body. On failure nullopt and `*bad` holds
 // the 4xx answer. Exposed for tests and the fuzz target.
 std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad);
 
-// The top-level "features" array of a body that ParseClassifyRequest
-// accepted, line breaks removed (spaces kept); "" if the key is not spelt
-// plainly.
-std::string CompactFeaturesText(std::string_view body);
+// The text of the top-level "features" array of a body that
+// ParseClassifyRequest accepted (a view into `body`); "" if the key is not
+// spelt plainly.
+std::string_view FeaturesArrayText(std::string_view body);
 
 }  // namespace edgefleet::server::api

@@ -171,18 +171,16 @@ TEST(ClassifyParser, AcceptsTheSeedsBodyAndIgnoresUnknownKeys) {
   EXPECT_EQ(r->model_version, 7);
 }
 
-TEST(ClassifyParser, KeepsTheFeaturesTextOnOneLineForTheLog) {
+TEST(ClassifyParser, FindsTheFeaturesArrayTextForTheLog) {
   std::string numbers;
   for (int i = 0; i < 300; ++i) numbers += (i ? ",\r\n  " : "") + std::to_string(i) + (i % 7 == 0 ? "e-3" : ".5");
-  std::string one_line = numbers;
-  std::erase_if(one_line, [](char c) { return c == '\r' || c == '\n'; });
   // A decoy: "features" as a value, as a nested key and inside another string.
   const std::string body = "{\"note\": \"features\", \"x\": {\"features\": [1]}, \"s\": \"\\\"features\\\": [2]\",\n"
                            " \"device_id\": \"fan-0001\", \"features\" :\t[ " + numbers + " ], \"edge_mse\": 0.5}";
   http::Response bad;
   const auto parsed = ParseClassifyRequest(body, &bad);
   ASSERT_TRUE(parsed.has_value()) << bad.body;
-  EXPECT_EQ(parsed->features_text, "[ " + one_line + " ]");
+  EXPECT_EQ(parsed->features_text, "[ " + numbers + " ]");  // as sent; the log removes the line breaks
   EXPECT_EQ(parsed->features[1], 1.5f);
   EXPECT_TRUE(nlohmann::json::accept(parsed->features_text));
   // The key spelt with an escape is the same key to JSON; the log then formats the floats.
@@ -334,12 +332,25 @@ TEST_F(WriterTest, TheLogCopiesTheRequestsFeaturesText) {
   for (int i = 1; i < 300; ++i) text += ",0.25";
   text += "]";
   ASSERT_TRUE(writer->Enqueue(Row(), text));
+  // Text with line breaks (whitespace to JSON): the log line stays one line.
+  std::string spread = text;
+  for (std::size_t at = spread.find(','); at != std::string::npos; at = spread.find(',', at + 4)) {
+    spread.insert(at + 1, "\r\n ");
+  }
+  ASSERT_TRUE(writer->Enqueue(Row(), spread));
   writer->Stop();
   std::ifstream log(options_.log_path);
   std::string line;
   ASSERT_TRUE(std::getline(log, line));
   EXPECT_NE(line.find("\"features\":" + text + "}"), std::string::npos) << line;
   EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
+  std::string one_line = spread;
+  std::erase_if(one_line, [](char c) { return c == '\r' || c == '\n'; });
+  ASSERT_TRUE(std::getline(log, line));
+  EXPECT_NE(line.find("\"features\":" + one_line + "}"), std::string::npos) << line.substr(0, 200);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(line).at("features").size(), 300u);
+  EXPECT_FALSE(std::getline(log, line)) << "a third line: " << line.substr(0, 200);
 }
 
 TEST_F(WriterTest, BatchesRowsAndDropsOnlyTheRowsTheStoreRefuses) {
