@@ -8,6 +8,7 @@
 
 #include "agent/ota/downloader.h"
 #include "agent/ota/engine.h"
+#include "common/json_number.h"
 #include "common/manifest.h"
 
 namespace edgefleet::ota {
@@ -192,13 +193,13 @@ bool OtaEngine::OfferThresholds(std::int64_t now) {
   core::Thresholds t;
   try {
     const json j = json::parse(body);
-    if (j.at("version").get<std::int64_t>() != active->version()) return false;  // for another model
-    t.low = j.at("low_threshold").get<float>();
-    t.high = j.at("high_threshold").get<float>();
-    t.mu = j.at("mu").get<float>();
-    t.sigma = j.at("sigma").get<float>();
-    t.k_low = j.at("k_low").get<float>();
-    t.k_high = j.at("k_high").get<float>();
+    if (common::JsonInteger<std::int64_t>(j.at("version")) != active->version()) return false;  // for another model
+    t.low = common::JsonFloat(j.at("low_threshold"));
+    t.high = common::JsonFloat(j.at("high_threshold"));
+    t.mu = common::JsonFloat(j.at("mu"));
+    t.sigma = common::JsonFloat(j.at("sigma"));
+    t.k_low = common::JsonFloat(j.at("k_low"));
+    t.k_high = common::JsonFloat(j.at("k_high"));
   } catch (const json::exception&) {
     return false;
   }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_number.h"
+
 namespace edgefleet::ota {
 namespace {
 
@@ -72,7 +74,7 @@ common::Expected<Record> ParseRecord(std::string_view text) {
   try {
     const json j = json::parse(text);
     if (!j.is_object()) return Error(ErrorCode::kCorrupt, "OTA record is not a JSON object");
-    if (j.at("schema").get<int>() != kRecordSchema) {
+    if (common::JsonInteger<int>(j.at("schema")) != kRecordSchema) {
       return Error(ErrorCode::kCorrupt, "OTA record has schema " + j.at("schema").dump() + ", this agent reads " +
                                             std::to_string(kRecordSchema));
     }
@@ -80,38 +82,38 @@ common::Expected<Record> ParseRecord(std::string_view text) {
     const auto state = StateFromString(j.at("state").get<std::string>());
     if (!state) return Error(ErrorCode::kCorrupt, "OTA record names an unknown state");
     r.state = *state;
-    r.attempt = j.at("attempt").get<std::uint64_t>();
+    r.attempt = common::JsonInteger<std::uint64_t>(j.at("attempt"));
     r.kind = j.at("kind").get<std::string>() == "thresholds" ? UpdateKind::kThresholds : UpdateKind::kModel;
     r.manifest_json = j.at("manifest").get<std::string>();
     r.manifest_signature = j.at("manifest_signature").get<std::string>();
     r.artifact_signature = j.at("artifact_signature").get<std::string>();
     r.etag = j.at("etag").get<std::string>();
-    r.target_version = j.at("target_version").get<std::int64_t>();
+    r.target_version = common::JsonInteger<std::int64_t>(j.at("target_version"));
     r.target_sha256 = j.at("target_sha256").get<std::string>();
-    r.target_size = j.at("target_size").get<std::uint64_t>();
+    r.target_size = common::JsonInteger<std::uint64_t>(j.at("target_size"));
     r.thresholds_json = j.at("thresholds").get<std::string>();
     r.thresholds_signature = j.at("thresholds_signature").get<std::string>();
-    r.downloaded = j.at("downloaded").get<std::uint64_t>();
+    r.downloaded = common::JsonInteger<std::uint64_t>(j.at("downloaded"));
     r.resume_sha256 = j.at("resume_sha256").get<std::string>();
-    r.resume_offset = j.at("resume_offset").get<std::uint64_t>();
+    r.resume_offset = common::JsonInteger<std::uint64_t>(j.at("resume_offset"));
     r.resume_etag = j.at("resume_etag").get<std::string>();
     const json& prev = j.at("previous");
     r.previous.source = SourceFromString(prev.at("source").get<std::string>());
-    r.previous.version = prev.at("version").get<std::int64_t>();
+    r.previous.version = common::JsonInteger<std::int64_t>(prev.at("version"));
     r.previous.sha256 = prev.at("sha256").get<std::string>();
-    r.state_entered_ms = j.at("state_entered_ms").get<std::int64_t>();
-    r.state_deadline_ms = j.at("state_deadline_ms").get<std::int64_t>();
-    r.retries = j.at("retries").get<std::uint32_t>();
-    r.next_try_ms = j.at("next_try_ms").get<std::int64_t>();
-    r.transitions = j.at("transitions").get<std::uint32_t>();
-    r.restarts = j.at("restarts").get<std::uint32_t>();
+    r.state_entered_ms = common::JsonInteger<std::int64_t>(j.at("state_entered_ms"));
+    r.state_deadline_ms = common::JsonInteger<std::int64_t>(j.at("state_deadline_ms"));
+    r.retries = common::JsonInteger<std::uint32_t>(j.at("retries"));
+    r.next_try_ms = common::JsonInteger<std::int64_t>(j.at("next_try_ms"));
+    r.transitions = common::JsonInteger<std::uint32_t>(j.at("transitions"));
+    r.restarts = common::JsonInteger<std::uint32_t>(j.at("restarts"));
     r.clean_shutdown = j.at("clean_shutdown").get<bool>();
-    r.health_started_ms = j.at("health_started_ms").get<std::int64_t>();
+    r.health_started_ms = common::JsonInteger<std::int64_t>(j.at("health_started_ms"));
     r.baseline_latency_ms = j.at("baseline_latency_ms").get<double>();
     r.baseline_escalation = j.at("baseline_escalation").get<double>();
     r.last_error = j.at("last_error").get<std::string>();
     r.refused = j.at("refused").get<std::vector<std::string>>();
-    r.next_check_ms = j.at("next_check_ms").get<std::int64_t>();
+    r.next_check_ms = common::JsonInteger<std::int64_t>(j.at("next_check_ms"));
     EDGEFLEET_RETURN_IF_ERROR(r.reports.Parse(j.at("reports").dump()));
     return r;
   } catch (const json::exception& e) {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_number.h"
+
 namespace edgefleet::ota {
 namespace {
 
@@ -38,17 +40,17 @@ common::Expected<void> ReportQueue::Parse(std::string_view text) {
   reports_.clear();
   try {
     const json j = json::parse(text);
-    next_seq_ = j.at("next_seq").get<std::uint64_t>();
-    dropped_ = j.at("dropped").get<std::uint64_t>();
+    next_seq_ = common::JsonInteger<std::uint64_t>(j.at("next_seq"));
+    dropped_ = common::JsonInteger<std::uint64_t>(j.at("dropped"));
     for (const json& e : j.at("reports")) {
       Report r;
-      r.seq = e.at("seq").get<std::uint64_t>();
+      r.seq = common::JsonInteger<std::uint64_t>(e.at("seq"));
       r.status = e.at("status").get<std::string>();
       r.state = e.at("state").get<std::string>();
-      r.version = e.at("version").get<std::int64_t>();
-      r.target_version = e.at("target_version").get<std::int64_t>();
+      r.version = common::JsonInteger<std::int64_t>(e.at("version"));
+      r.target_version = common::JsonInteger<std::int64_t>(e.at("target_version"));
       r.error = e.at("error").get<std::string>();
-      r.time_ms = e.at("time_ms").get<std::int64_t>();
+      r.time_ms = common::JsonInteger<std::int64_t>(e.at("time_ms"));
       r.http_done = e.at("http_done").get<bool>();
       r.mqtt_done = e.at("mqtt_done").get<bool>();
       reports_.push_back(std::move(r));

@@ -102,6 +102,18 @@ TEST(OtaRecord, RoundTripsAndRefusesWhatItCannotRead) {
   newer["schema"] = kRecordSchema;
   newer["state"] = "dancing";
   EXPECT_EQ(ParseRecord(newer.dump()).error().code(), common::ErrorCode::kCorrupt);
+  // Numbers that do not fit their field are refused, not cast (a float read
+  // as an integer is undefined behaviour; ota_state_fuzz found 6.7e19).
+  auto odd = nlohmann::json::parse(SerializeRecord(r));
+  odd["attempt"] = 6.66667e19;
+  EXPECT_EQ(ParseRecord(odd.dump()).error().code(), common::ErrorCode::kCorrupt);
+  odd["attempt"] = 2.5;
+  EXPECT_EQ(ParseRecord(odd.dump()).error().code(), common::ErrorCode::kCorrupt);
+  odd["attempt"] = 2;
+  odd["retries"] = 1ll << 40;  // beyond its 32 bits
+  EXPECT_EQ(ParseRecord(odd.dump()).error().code(), common::ErrorCode::kCorrupt);
+  odd["retries"] = 0;
+  EXPECT_TRUE(ParseRecord(odd.dump()).ok());
 }
 
 TEST(OtaModel, BuiltinModelIsTheShippedArtifactAndValid) {
