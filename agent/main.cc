@@ -46,6 +46,7 @@
 #include "agent/sensor_source.h"
 #include "common/file.h"
 #include "common/mqtt.h"
+#include "common/thread_name.h"
 
 namespace {
 
@@ -200,6 +201,7 @@ int Run(const AgentSettings& s) {
 
   std::function<void(bool)> begin_stop;
   std::thread reader([sensor, mailbox, &begin_stop, &agent, &rejected, &exit_code, &ota_runner] {
+    common::NameThisThread("ef-sensor");
     std::vector<float> window(kWindowRows * kAxes);
     const double rate = sensor->rate_hz();
     const auto start = std::chrono::steady_clock::now();

@@ -6,6 +6,7 @@
 
 #include "agent/ota/report_queue.h"
 #include "common/telemetry.h"
+#include "common/thread_name.h"
 
 namespace edgefleet::agent {
 
@@ -68,7 +69,10 @@ void OtaRunner::Start(PostFn post, SwapFn swap) {
   swap_ = std::move(swap);
   engine_->SetActivateCallback([this](std::shared_ptr<const ota::Model> m) { return Activate(std::move(m)); });
   running_ = true;
-  worker_ = std::thread([this] { Work(); });
+  worker_ = std::thread([this] {
+    common::NameThisThread("ef-ota");
+    Work();
+  });
 }
 
 void OtaRunner::Work() {

@@ -36,12 +36,27 @@ cleanup() {
 trap cleanup EXIT
 bench_server_start "$bin" "$tmp/data" "${models:-$tmp/models}" "$tmp" "$threads" "$@"
 /usr/bin/python3 "$wrkdir/make_classify_body.py" "$tmp/body.json" > /dev/null
+# Per kind of thread: "name ticks" lines, the workers' numbers dropped. The
+# fields after the comm's closing parenthesis start at stat's third.
+thread_ticks() {
+  local t name rest
+  for t in /proc/"$pid"/task/*; do
+    name="$(cat "$t/comm")"
+    rest="$(sed 's/.*) //' "$t/stat")"
+    awk -v n="${name%-[0-9]*}" '{print n, $12 + $13}' <<< "$rest"
+  done | awk '{ticks[$1] += $2} END {for (n in ticks) print n, ticks[n]}' | sort
+}
+threads0="$(thread_ticks)"
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 out="$(BODY_FILE="$tmp/body.json" AUTH_TOKEN="$token" wrk -t2 "-c$conns" "-d${seconds}s" --timeout 5s --latency \
   -s "$wrkdir/post_json.lua" "http://127.0.0.1:$port" | grep RESULT)"
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+threads1="$(thread_ticks)"
 requests="$(grep -o 'requests=[0-9]*' <<< "$out" | cut -d= -f2)"
 hz="$(getconf CLK_TCK)"
 printf '%s ' "$(grep -o 'rps=[0-9.]* p50_ms=[0-9.]* p99_ms=[0-9.]* errors=[0-9]*' <<< "$out")"
 awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v r="$requests" -v hz="$hz" \
   'BEGIN { printf "server_cpu_us_per_request user=%.1f sys=%.1f total=%.1f\n", u*1e6/hz/r, s*1e6/hz/r, (u+s)*1e6/hz/r }'
+join <(echo "$threads0") <(echo "$threads1") |
+  awk -v r="$requests" -v hz="$(getconf CLK_TCK)" \
+    '{ printf "%s%s=%.1f", (NR > 1 ? " " : "by_thread_us_per_request "), $1, ($3 - $2) * 1e6 / hz / r } END { print "" }'

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/text.h"
+#include "common/thread_name.h"
 
 namespace edgefleet::mqtt {
 namespace {
@@ -94,7 +95,10 @@ class MqttLink::Impl {
     std::lock_guard lock(mu_);
     if (started_ || closed_) return Error(ErrorCode::kFailedPrecondition, "MQTT link already started or closed");
     started_ = true;
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      common::NameThisThread("ef-mqtt");
+      Run();
+    });
     return common::Ok();
   }
 

@@ -1,3 +1,4 @@
+#include "common/thread_name.h"
 #include "server/api/background_writer.h"
 
 #include <fcntl.h>
@@ -181,7 +182,10 @@ Expected<std::unique_ptr<BackgroundWriter>> BackgroundWriter::Start(store::Store
 BackgroundWriter::BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options,
                                    ApiMetrics& metrics, int log_fd, std::uint64_t log_size)
     : store_(store), clock_(clock), options_(options), metrics_(metrics), log_fd_(log_fd), log_size_(log_size) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    common::NameThisThread("ef-writer");
+    Run();
+  });
 }
 
 BackgroundWriter::~BackgroundWriter() {

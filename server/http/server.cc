@@ -1,6 +1,7 @@
 // The listener side of HttpServer: workers, acceptors, the sweep timer,
 // metrics handles, Start and Stop. The per-connection protocol is in
 // connection.cc.
+#include "common/thread_name.h"
 #include "server/http/server.h"
 
 #include <pthread.h>
@@ -283,10 +284,11 @@ common::Expected<void> HttpServer::Start() {
   sh.workers.clear();
   for (auto& w : im.workers) sh.workers.push_back(w.get());
   im.port = port;
-  for (auto& w : im.workers) {
-    internal::Worker* wp = w.get();
+  for (std::size_t i = 0; i < im.workers.size(); ++i) {
+    internal::Worker* wp = im.workers[i].get();
     wp->StartAccepting();
-    wp->thread = std::thread([wp] {
+    wp->thread = std::thread([wp, i] {
+      common::NameThisThread("ef-http-" + std::to_string(i));
       // sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-download would
       // raise SIGPIPE. Blocked on the workers only, it stays pending and
       // harmless; the process's disposition is left to the program.
