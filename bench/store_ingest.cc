@@ -20,7 +20,7 @@
 //
 // Measurements, each on a fresh, empty database:
 //   escalations  Store::InsertEscalations (the API's background writer) in
-//                batches of the given sizes (its default batch_max is 1000);
+//                batches of the given sizes (its default batch_max is 250);
 //                300-value windows cut from the real recordings
 //                (data/ceiling-fan.efr, in g), devices round-robin within a batch.
 //   sync new     Store::IngestBatch (POST /api/sync) of inference rows, one
@@ -35,7 +35,9 @@
 // server's request threads do), and the sync time is the wall time of all of
 // them together, batch building included. The whole set runs --rounds
 // times (3), the back ends interleaved; the table gives the median records/s
-// and the range over the rounds.
+// and the range over the rounds, and the calling threads' CPU time per record
+// (CLOCK_THREAD_CPUTIME_ID around the store calls: all of SQLite's work, but
+// none of the PostgreSQL server's).
 //
 // Verification (exit 1 with a message when any fails): every call succeeds;
 // InsertEscalations returns one increasing id per row; CountEscalations equals
@@ -55,6 +57,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -319,7 +322,15 @@ struct Result {
   std::int64_t batches = 0;
   double seconds = 0;       // the time the rate is over: store time, or wall time with several callers
   double call_seconds = 0;  // the store calls' own time, summed over callers (ms/batch)
+  double cpu_seconds = 0;   // the calling threads' CPU time in the store calls (SQLite's work; not PostgreSQL's)
 };
+
+// The calling thread's CPU time (user + system), seconds.
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 bool Enough(const Options& o, double seconds, std::int64_t records) {
   return seconds >= o.seconds || (o.max_records > 0 && records >= o.max_records);
@@ -355,7 +366,9 @@ Result MeasureEscalations(Databases& dbs, const Options& o, std::size_t batch_si
   while (!Enough(o, r.seconds, r.records)) {
     const auto& b = batches[static_cast<std::size_t>(r.batches) % ring];
     const auto start = Clock::now();
+    const double cpu = ThreadCpuSeconds();
     auto ids = f.store->InsertEscalations(b);
+    r.cpu_seconds += ThreadCpuSeconds() - cpu;
     r.seconds += std::chrono::duration<double>(Clock::now() - start).count();
     const std::vector<std::int64_t> got = Must(std::move(ids), "InsertEscalations");
     Check(got.size() == b.size(), "InsertEscalations returned one id per row");
@@ -403,6 +416,7 @@ struct Caller {
   std::int64_t records = 0;
   std::int64_t batches = 0;
   double seconds = 0;  // this caller's store time
+  double cpu_seconds = 0;  // this caller's CPU time in the store calls
   std::optional<std::string> failure;
 };
 
@@ -463,7 +477,9 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
       const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
       for (const auto& row : batch.inferences) c.fallbacks += row.fallback ? 1 : 0;
       const auto start = Clock::now();
+      const double cpu = ThreadCpuSeconds();
       auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
+      c.cpu_seconds += ThreadCpuSeconds() - cpu;
       c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
       const sync::IngestResult got = Must(std::move(result), "IngestBatch");
       Check(got.inferences.stored.size() == batch_size && got.inferences.already_present.empty(),
@@ -478,10 +494,12 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
     fresh.records += c.records;
     fresh.batches += c.batches;
     fresh.seconds += c.seconds;
+    fresh.cpu_seconds += c.cpu_seconds;
     fallbacks += c.fallbacks;
     c.records = 0;
     c.batches = 0;
     c.seconds = 0;
+    c.cpu_seconds = 0;
   }
   fresh.call_seconds = fresh.seconds;
   if (threads > 1) fresh.seconds = wall;
@@ -496,7 +514,9 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
       const SentBatch& s = c.sent[static_cast<std::size_t>(c.batches) % c.sent.size()];
       const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
       const auto start = Clock::now();
+      const double cpu = ThreadCpuSeconds();
       auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
+      c.cpu_seconds += ThreadCpuSeconds() - cpu;
       c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
       const sync::IngestResult got = Must(std::move(result), "IngestBatch (re-send)");
       Check(got.inferences.already_present.size() == batch_size && got.inferences.stored.empty(),
@@ -509,6 +529,7 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
     dup.records += c.records;
     dup.batches += c.batches;
     dup.seconds += c.seconds;
+    dup.cpu_seconds += c.cpu_seconds;
   }
   dup.call_seconds = dup.seconds;
   if (threads > 1) dup.seconds = wall;
@@ -550,11 +571,13 @@ std::string Fixed(double value, int decimals) {
 std::string Row(const std::string& backend, const std::vector<Result>& rounds) {
   std::vector<double> rate;
   std::vector<double> ms;
+  std::vector<double> cpu_us;
   std::int64_t records = 0;
   double seconds = 0;
   for (const Result& r : rounds) {
     rate.push_back(static_cast<double>(r.records) / r.seconds);
     ms.push_back(1000.0 * r.call_seconds / static_cast<double>(r.batches));
+    cpu_us.push_back(1e6 * r.cpu_seconds / static_cast<double>(r.records));
     records += r.records;
     seconds += r.seconds;
   }
@@ -569,7 +592,7 @@ std::string Row(const std::string& backend, const std::vector<Result>& rounds) {
   os << "| " << backend << " | " << r.what << " | " << Thousands(static_cast<double>(r.batch)) << " | "
      << Thousands(static_cast<double>(records)) << " | " << Fixed(seconds, 1) << " | **"
      << Thousands(median(rate)) << "** | " << Thousands(*lo) << " - " << Thousands(*hi) << " | "
-     << Fixed(median(ms), 2) << " |";
+     << Fixed(median(ms), 2) << " | " << Fixed(median(cpu_us), 2) << " |";
   return os.str();
 }
 
@@ -682,8 +705,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgefleet-bench-store: %s\n", f.why.c_str());
     return 1;
   }
-  std::printf("| back end | what | batch | records | timed s | records/s, median | min - max | ms/batch, median |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| back end | what | batch | records | timed s | records/s, median | min - max | ms/batch, median | caller CPU us/record, median |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [label, rounds] : table) std::printf("%s\n", Row(label, rounds).c_str());
   std::printf("\nDurability settings in effect (read back from each database):\n");
   for (const Backend& b : ends) std::printf("- %s: %s\n", b.label.c_str(), b.durability.c_str());

@@ -75,6 +75,32 @@ Error DeviceNotFound(std::string_view id) {
   return Error(ErrorCode::kNotFound, "device '" + std::string(id) + "' is not registered");
 }
 
+// INSERT INTO escalations of `rows` rows (a power of two up to
+// kEscalationsPerInsert), returning their ids; the texts are built once.
+constexpr std::size_t kEscalationsPerInsert = 32;
+constexpr std::size_t kEscalationInsertParams = 8;  // per row
+
+const std::string& InsertEscalationsSql(std::size_t rows) {
+  static const auto* texts = [] {
+    auto* out = new std::map<std::size_t, std::string>;
+    for (std::size_t n = 1; n <= kEscalationsPerInsert; n *= 2) {
+      std::string sql =
+          "INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
+          " cloud_mse, label, confidence) VALUES ";
+      for (std::size_t r = 0; r < n; ++r) {
+        sql += r == 0 ? "(" : ", (";
+        for (std::size_t col = 0; col < kEscalationInsertParams; ++col) {
+          sql += (col == 0 ? "$" : ", $") + std::to_string(r * kEscalationInsertParams + col + 1);
+        }
+        sql += ")";
+      }
+      (*out)[n] = sql + " RETURNING id";
+    }
+    return out;
+  }();
+  return texts->at(rows);
+}
+
 // ---- the store ----------------------------------------------------------------------------
 
 class SqlStore final : public Store {
@@ -346,21 +372,34 @@ class SqlStore final : public Store {
         EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, params));
         if (changed == 0) return DeviceNotFound(device);
       }
+      // Several rows per INSERT (chunks of 32, 16, ... 1 rows: six statement
+      // texts in the cache): SQLite's RETURNING builds a temporary table
+      // per statement, which cost more than the row. Ids are assigned in
+      // VALUES order (SQLite's AUTOINCREMENT and PostgreSQL's sequence
+      // both count up through the statement), so the returned ids sorted are
+      // the rows' ids in batch order.
       std::vector<std::int64_t> ids;
       ids.reserve(batch.size());
-      for (const Escalation& e : batch) {
-        const Value params[] = {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
-                                Real(e.edge_mse),  Int(e.model_version), Real(e.cloud_mse),
-                                Int(e.label),      Real(e.confidence)};
-        EDGEFLEET_ASSIGN_OR_RETURN(
-            const Rows rows,
-            c.Query("INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
-                    " cloud_mse, label, confidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                    params));
-        if (rows.size() != 1) return Error(ErrorCode::kInternal, "insert returned no id");
-        RowReader r(rows[0]);
-        ids.push_back(r.Int(0));
-        EDGEFLEET_RETURN_IF_ERROR(r.status());
+      std::vector<Value> params;
+      for (std::size_t done = 0; done < batch.size();) {
+        const std::size_t n = std::bit_floor(std::min<std::size_t>(kEscalationsPerInsert, batch.size() - done));
+        params.clear();
+        for (const Escalation& e : batch.subspan(done, n)) {
+          params.insert(params.end(), {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
+                                       Real(e.edge_mse), Int(e.model_version), Real(e.cloud_mse), Int(e.label),
+                                       Real(e.confidence)});
+        }
+        EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(InsertEscalationsSql(n), params));
+        if (rows.size() != n) return Error(ErrorCode::kInternal, "insert returned " + std::to_string(rows.size()) +
+                                                                     " ids for " + std::to_string(n) + " rows");
+        const std::size_t first = ids.size();
+        for (const Row& row : rows) {
+          RowReader r(row);
+          ids.push_back(r.Int(0));
+          EDGEFLEET_RETURN_IF_ERROR(r.status());
+        }
+        std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
+        done += n;
       }
       return ids;
     });

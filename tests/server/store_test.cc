@@ -237,6 +237,36 @@ TYPED_TEST(StoreTest, InsertsEscalationBatchesWhollyOrNotAtAll) {
   EXPECT_EQ(store.GetDevice("dev-1").value().counters.escalations, 3);
 }
 
+// A batch larger than one INSERT statement takes (77 = 64 + 8 + 4 + 1 rows
+// here): each id is its own row's, in batch order.
+TYPED_TEST(StoreTest, LargeEscalationBatchesGetTheirRowsIdsInOrder) {
+  auto& store = *this->store_;
+  this->AddDevice("dev-1");
+  this->AddDevice("dev-2");
+  const std::int64_t before = store.InsertEscalation(MakeEscalation("dev-1", 1)).value();
+  std::vector<Escalation> batch;
+  for (int i = 0; i < 77; ++i) {
+    batch.push_back(MakeEscalation(i % 3 == 0 ? "dev-2" : "dev-1", 1000 + i));
+    batch.back().label = i % 2;
+  }
+  const auto ids = store.InsertEscalations(batch).value();
+  ASSERT_EQ(ids.size(), batch.size());
+  EXPECT_GT(ids.front(), before);
+  EXPECT_TRUE(std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<>()) == ids.end())
+      << "ids not strictly increasing";
+  const auto stored = store.ListEscalations({.after_id = before}, 1000).value();
+  ASSERT_EQ(stored.size(), batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(stored[i].id, ids[i]);
+    EXPECT_EQ(stored[i].received_ms, batch[i].received_ms) << "row " << i;
+    EXPECT_EQ(stored[i].device_id, batch[i].device_id) << "row " << i;
+    EXPECT_EQ(stored[i].label, batch[i].label) << "row " << i;
+    EXPECT_EQ(stored[i].features, batch[i].features) << "row " << i;
+  }
+  EXPECT_EQ(store.GetDevice("dev-2").value().counters.escalations, 26);
+  EXPECT_EQ(store.GetDevice("dev-1").value().counters.escalations, 52);
+}
+
 TYPED_TEST(StoreTest, StoresEscalationsCountsRangesAndArchives) {
   auto& store = *this->store_;
   this->AddDevice("dev-1");
