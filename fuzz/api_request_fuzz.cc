@@ -1,5 +1,6 @@
 // libFuzzer target for what the API parses from the network and the disk:
-// the /classify body (server/api/classify.h), Range and If-None-Match headers
+// the /classify body (server/api/classify.h; its On-Demand fast path checked
+// against the DOM parser), Range and If-None-Match headers
 // (server/api/range.h), the Authorization header (server/api/auth.h), version
 // comparison, and the server's TOML config. The first byte picks the parser.
 #include <cstddef>
@@ -18,8 +19,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (data[0] % 6) {
     case 0: {
+      // The On-Demand fast path may decide only what the DOM parser accepts,
+      // with the same result.
       edgefleet::server::http::Response bad;
       (void)api::ParseClassifyRequest(text, &bad);
+      const auto fast = api::ParseClassifyRequestOnDemand(text);
+      if (fast) {
+        const auto dom = api::ParseClassifyRequestDom(text, &bad);
+        if (!dom || dom->device_id != fast->device_id || dom->features != fast->features ||
+            dom->edge_mse != fast->edge_mse || dom->model_version != fast->model_version ||
+            dom->features_text != fast->features_text) {
+          __builtin_trap();
+        }
+      }
       break;
     }
     case 1: {

@@ -116,21 +116,19 @@ Response Classify(ServerContext& ctx, const http::Request& request) {
   return Response::Json(std::move(body));
 }
 
-}  // namespace
-
-std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad) {
-  if (body.size() > kMaxClassifyBodyBytes) {
-    *bad = Response::Error(413, "body_too_large",
-                           "A /classify body is at most " + std::to_string(kMaxClassifyBodyBytes) + " bytes.");
-    return std::nullopt;
-  }
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse a padded copy.
-  thread_local simdjson::dom::parser parser;
+// simdjson reads up to SIMDJSON_PADDING bytes past the end: both parsers
+// read a padded copy, made once per request in this thread's buffer.
+std::string_view Padded(std::string_view body) {
   thread_local std::vector<char> padded;
   if (padded.size() < body.size() + simdjson::SIMDJSON_PADDING) padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
   std::copy(body.begin(), body.end(), padded.begin());
+  return {padded.data(), body.size()};
+}
+
+std::optional<ClassifyRequest> ParseDom(std::string_view body, std::string_view padded, http::Response* bad) {
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (const auto error = parser.parse(padded.data(), body.size(), false).get(root); error) {
+  if (const auto error = parser.parse(padded.data(), padded.size(), false).get(root); error) {
     const bool number = error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE;
     *bad = Bad("invalid_json", number ? "The body holds a number JSON cannot carry (out of range or malformed)."
                                       : std::string("The body is not valid JSON (") +
@@ -206,6 +204,105 @@ std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http:
     return out;
   }
   return std::nullopt;
+}
+
+
+// The fast path: exactly the four keys, each once, well formed and in range,
+// nothing after the object. Anything else is nullopt, and ParseDom decides.
+std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_view padded) {
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (parser.iterate(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING).get(doc)) {
+    return std::nullopt;
+  }
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) return std::nullopt;
+  ClassifyRequest out;
+  bool have_device = false, have_features = false, have_mse = false, have_version = false;
+  for (auto field_result : object) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) return std::nullopt;
+    simdjson::ondemand::value value = field.value();
+    if (key == "device_id" && !have_device) {
+      have_device = true;
+      std::string_view id;
+      if (value.get_string().get(id) || !IsDeviceId(id)) return std::nullopt;
+      out.device_id = std::string(id);
+    } else if (key == "features" && !have_features) {
+      have_features = true;
+      simdjson::ondemand::array array;
+      if (value.get_array().get(array)) return std::nullopt;
+      std::size_t n = 0;
+      for (auto element : array) {
+        double d = 0;
+        // Magnitudes up to 1e6 only: such integers have few digits, which
+        // the DOM parser reads as this one does (larger ones it may refuse).
+        if (element.get_double().get(d) || !std::isfinite(d) || std::fabs(d) > kMaxAbsFeature ||
+            n == out.features.size()) {
+          return std::nullopt;
+        }
+        out.features[n++] = static_cast<float>(d);
+      }
+      if (n != out.features.size()) return std::nullopt;
+    } else if (key == "edge_mse" && !have_mse) {
+      have_mse = true;
+      // Below 1e18: an integer literal has at most 18 digits (the DOM
+      // parser refuses integers beyond 64 bits).
+      if (value.get_double().get(out.edge_mse) || !std::isfinite(out.edge_mse) || out.edge_mse < 0 ||
+          out.edge_mse >= 1e18) {
+        return std::nullopt;
+      }
+    } else if (key == "model_version" && !have_version) {
+      have_version = true;
+      simdjson::ondemand::json_type type;
+      if (value.type().get(type)) return std::nullopt;
+      if (type == simdjson::ondemand::json_type::number) {
+        if (value.get_int64().get(out.model_version) || out.model_version < 0) return std::nullopt;
+      } else if (type == simdjson::ondemand::json_type::string) {
+        std::string_view text;
+        if (value.get_string().get(text)) return std::nullopt;
+        auto parsed = ParseInteger(text, "model_version", 0, std::numeric_limits<std::int64_t>::max());
+        if (!parsed.ok()) return std::nullopt;
+        out.model_version = parsed.value();
+      } else {
+        return std::nullopt;
+      }
+    } else {
+      return std::nullopt;  // an unknown or repeated key: the DOM parser validates all of it
+    }
+  }
+  if (!have_device || !have_features || !have_mse) return std::nullopt;
+  // Nothing after the object: the iterator is past the last token.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  out.features_text = FeaturesArrayText(body);
+  return out;
+}
+
+bool TooLarge(std::string_view body, http::Response* bad) {
+  if (body.size() <= kMaxClassifyBodyBytes) return false;
+  *bad = Response::Error(413, "body_too_large",
+                         "A /classify body is at most " + std::to_string(kMaxClassifyBodyBytes) + " bytes.");
+  return true;
+}
+
+}  // namespace
+
+std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad) {
+  if (TooLarge(body, bad)) return std::nullopt;
+  const std::string_view padded = Padded(body);
+  if (auto fast = ParseOnDemand(body, padded)) return fast;
+  return ParseDom(body, padded, bad);
+}
+
+std::optional<ClassifyRequest> ParseClassifyRequestOnDemand(std::string_view body) {
+  if (body.size() > kMaxClassifyBodyBytes) return std::nullopt;
+  return ParseOnDemand(body, Padded(body));
+}
+
+std::optional<ClassifyRequest> ParseClassifyRequestDom(std::string_view body, http::Response* bad) {
+  if (TooLarge(body, bad)) return std::nullopt;
+  return ParseDom(body, Padded(body), bad);
 }
 
 std::string_view FeaturesArrayText(std::string_view body) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sqlite3.h>
 #include <thread>
 
@@ -227,6 +228,92 @@ TEST(ClassifyParser, RefusesEachMalformedBody) {
   http::Response bad;
   EXPECT_FALSE(ParseClassifyRequest(std::string(kMaxClassifyBodyBytes + 1, ' '), &bad).has_value());
   EXPECT_EQ(bad.status, 413u);
+}
+
+// The On-Demand fast path decides only bodies the DOM parser accepts, and
+// reads them the same; everything else it leaves to the DOM parser.
+bool SameRequest(const ClassifyRequest& a, const ClassifyRequest& b) {
+  return a.device_id == b.device_id && a.features == b.features && a.edge_mse == b.edge_mse &&
+         a.model_version == b.model_version && a.features_text == b.features_text;
+}
+
+// The fast path's answer for `body` agrees with the DOM parser's; returns
+// whether the fast path decided it.
+bool FastPathAgrees(const std::string& body) {
+  const auto fast = ParseClassifyRequestOnDemand(body);
+  http::Response bad;
+  const auto dom = ParseClassifyRequestDom(body, &bad);
+  if (!fast) return false;
+  EXPECT_TRUE(dom.has_value()) << "the fast path accepted what the DOM parser refuses: " << body.substr(0, 120)
+                               << " / " << bad.body;
+  if (dom) {
+    EXPECT_TRUE(SameRequest(*fast, *dom)) << body.substr(0, 120);
+  }
+  return true;
+}
+
+TEST(ClassifyParser, TheFastPathDecidesOnlyWhatTheDomParserAccepts) {
+  std::string numbers;
+  for (int i = 0; i < 300; ++i) numbers += (i ? ", " : "") + std::to_string(i - 150) + (i % 3 ? ".25" : "e-2");
+  const std::string plain = R"({"device_id":"fan-1","features":[)" + numbers + R"(],"edge_mse":0.02,"model_version":4})";
+  // Decided by the fast path: the seeds' shapes (keys spelt with escapes too).
+  for (const std::string& body :
+       {plain, Body(Features(300)), Body(Features(300, "-7"), R"(,"model_version":"12")"),
+        " \n{ \"edge_mse\" : 1e-3 ,\r\n\"features\":\t" + Features(300, "1E2") + R"(, "device_id": "a:b.c_d-e" } )" "\n",
+        Body(Features(300, "-0"), R"(,"model_version":0)"), Body(Features(300, "1000000")),
+        R"({"device_\u0069d":"fan-1","feat\u0075res":)" + Features(300) + R"(,"edge_mse":0.02})"}) {
+    EXPECT_TRUE(FastPathAgrees(body)) << "not decided by the fast path: " << body.substr(0, 120);
+  }
+  // Left to the DOM parser: every malformed body, unknown or repeated keys,
+  // numbers the DOM parser may read differently.
+  const std::string left[] = {
+      Body(Features(300), R"(,"extra":1)"),
+      Body(Features(300), R"(,"device_id":"x")"),
+      Body(Features(300), R"(,"edge_mse":0.5)"),
+      R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":100000000000000000000})",
+      R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":1e30})",
+      Body(Features(300, "10000000")),
+      Body(Features(300, "1e999")),
+      Body(Features(299)),
+      Body(Features(301)),
+      Body(Features(300)) + "x",
+      Body(Features(300)) + "{}",
+      Body("[" + std::string(Features(300)).substr(1, Features(300).size() - 2) + ",]"),
+      R"({"device_id":"fan-1" "features":)" + Features(300) + R"(,"edge_mse":0.02})",
+      R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":0.02)",
+      R"({"device_id":"fan-)" "\x01" R"(","features":)" + Features(300) + R"(,"edge_mse":0.02})",
+      R"({"device_id":"f)" "\xc3\x28" R"(","features":)" + Features(300) + R"(,"edge_mse":0.02})",
+      Body(Features(300), R"(,"model_version":9223372036854775808)"),
+      Body(Features(300), R"(,"model_version":1.0)"),
+      Body(Features(300, "01")),
+      Body(Features(300, "1.")),
+      Body(Features(300, "tru")),
+      "",
+      "[]",
+  };
+  for (const std::string& body : left) {
+    EXPECT_FALSE(ParseClassifyRequestOnDemand(body).has_value()) << body.substr(0, 120);
+  }
+  // Bodies a byte or three away from valid ones: whatever the fast path
+  // accepts, the DOM parser accepts the same.
+  std::mt19937 rng(20261207);
+  const std::string alphabet = "{}[],:\" \\0123456789.-+eE_aflnrstu\x01\xff";
+  int decided = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string body = i % 2 ? plain : Body(Features(300, "0.125"), R"(,"model_version":"3")");
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % body.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: body[at] = c; break;
+        case 1: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        default: body.erase(at, 1); break;
+      }
+    }
+    decided += FastPathAgrees(body) ? 1 : 0;
+  }
+  EXPECT_GT(decided, 1000) << "the mutations never left a body the fast path decides";
 }
 
 // ---- the background writer --------------------------------------------------------------
