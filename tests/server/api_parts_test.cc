@@ -274,6 +274,8 @@ TEST(ClassifyParser, TheFastPathDecidesOnlyWhatTheDomParserAccepts) {
       R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":1e30})",
       Body(Features(300, "10000000")),
       Body(Features(300, "1e999")),
+      Body(Features(300, "0.0155555555555555555555555555555555555555555")),
+      R"({"device_id":"fan-1","features":)" + Features(300) + R"(,"edge_mse":0.0155555555555555555555555})",
       Body(Features(299)),
       Body(Features(301)),
       Body(Features(300)) + "x",
