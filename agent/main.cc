@@ -46,7 +46,7 @@
 #include "agent/sensor_source.h"
 #include "common/file.h"
 #include "common/mqtt.h"
-#include "common/thread_name.h"
+#include "common/this_thread.h"
 
 namespace {
 

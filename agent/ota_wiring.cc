@@ -6,7 +6,7 @@
 
 #include "agent/ota/report_queue.h"
 #include "common/telemetry.h"
-#include "common/thread_name.h"
+#include "common/this_thread.h"
 
 namespace edgefleet::agent {
 

@@ -107,6 +107,8 @@ int RunServer(const ServerArgs& args) {
   options.bind_address = config.bind;
   options.port = config.port;
   options.threads = config.threads;
+  options.worker_slice = std::chrono::microseconds(config.worker_slice_us);
+  options.warn = [](const std::string& problem) { spdlog::warn("{}", problem); };
   options.body_limit = config.max_body_bytes;
   options.body_limits = {{"/api/sync", config.sync_max_body_bytes}};
   options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);

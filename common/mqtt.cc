@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/text.h"
-#include "common/thread_name.h"
+#include "common/this_thread.h"
 
 namespace edgefleet::mqtt {
 namespace {

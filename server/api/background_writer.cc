@@ -1,4 +1,4 @@
-#include "common/thread_name.h"
+#include "common/this_thread.h"
 #include "server/api/background_writer.h"
 
 #include <fcntl.h>

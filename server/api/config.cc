@@ -59,6 +59,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
         {"bind", String(&ServerConfig::bind)},
         {"port", Integer(&ServerConfig::port, 0, 65535)},
         {"threads", Integer(&ServerConfig::threads, 0, 256)},
+        {"worker_slice_us", Integer(&ServerConfig::worker_slice_us, 0, 100'000)},
         {"public_url", String(&ServerConfig::public_url)},
         {"db", String(&ServerConfig::db)},
         {"tls_cert", String(&ServerConfig::tls_cert)},

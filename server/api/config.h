@@ -25,6 +25,7 @@ struct ServerConfig {
   std::string bind = "0.0.0.0";      // listening address
   std::uint16_t port = 8000;         // 0: any free port (printed at start)
   unsigned threads = 0;              // transport worker threads; 0: two per core (docs/DECISIONS.md)
+  int worker_slice_us = 100;         // the workers' scheduler slice (Linux >= 6.12); 0: the kernel's
   std::string public_url;            // base of manifest URLs; "": the request's Host
   std::string db;                    // "": sqlite:<data_dir>/edgefleet.db
   std::string tls_cert;              // PEM certificate chain; with tls_key: HTTPS

@@ -1,7 +1,6 @@
 // The listener side of HttpServer: workers, acceptors, the sweep timer,
 // metrics handles, Start and Stop. The per-connection protocol is in
 // connection.cc.
-#include "common/thread_name.h"
 #include "server/http/server.h"
 
 #include <pthread.h>
@@ -15,9 +14,12 @@
 #include <boost/system/error_code.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <mutex>
+#include <string>
 
+#include "common/this_thread.h"
 #include "server/http/internal.h"
 
 namespace edgefleet::server::http {
@@ -289,6 +291,13 @@ common::Expected<void> HttpServer::Start() {
     wp->StartAccepting();
     wp->thread = std::thread([wp, i] {
       common::NameThisThread("ef-http-" + std::to_string(i));
+      if (wp->shared.options.worker_slice.count() > 0) {
+        const int error = common::SetThisThreadSlice(wp->shared.options.worker_slice);
+        if (error != 0 && i == 0 && wp->shared.options.warn) {
+          wp->shared.options.warn(std::string("the HTTP workers keep the kernel's time slice (sched_setattr: ") +
+                                  std::strerror(error) + ")");
+        }
+      }
       // sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-download would
       // raise SIGPIPE. Blocked on the workers only, it stays pending and
       // harmless; the process's disposition is left to the program.

@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,6 +62,10 @@ struct ServerOptions {
   // with p99 30 ms against 34k and 79 ms; a worker preempted by another
   // process then stalls a quarter of the connections, not half.
   unsigned threads = 0;
+  // The workers' scheduler time slice (common/this_thread.h), 0: the
+  // kernel's default. Short slices let a worker woken by a request preempt
+  // a long-running thread sooner (docs/DECISIONS.md).
+  std::chrono::microseconds worker_slice{0};
   int backlog = 4096;
   // false: one acceptor (on the first worker) deals connections to the
   // workers in turn, an even split; true: an SO_REUSEPORT listener per
@@ -84,6 +89,9 @@ struct ServerOptions {
   std::string tls_private_key;
   // How long Stop() lets in-flight requests finish before closing them.
   std::chrono::milliseconds stop_deadline{5'000};
+  // Told one-sentence problems the server works around (called from a
+  // worker thread); empty: they go unreported.
+  std::function<void(const std::string&)> warn;
 };
 
 class HttpServer {

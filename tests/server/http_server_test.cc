@@ -1,7 +1,14 @@
 // HttpServer over real loopback sockets: keep-alive, routing errors, HEAD,
-// files and ranges, pipelining, HTTP/1.0, graceful stop, concurrency.
+// files and ranges, pipelining, HTTP/1.0, graceful stop, concurrency, the
+// workers' names and scheduler slice.
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -268,6 +275,53 @@ TEST_F(HttpServerTest, ServesWithAReusePortListenerPerWorker) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200u);
   }
+}
+
+// The workers are named and take the configured scheduler slice (custom
+// slices came with Linux 6.12; /proc/<pid>/task/<tid>/sched shows them).
+TEST_F(HttpServerTest, WorkersAreNamedAndTakeTheConfiguredSlice) {
+  ServerOptions o;
+  o.threads = 3;
+  o.worker_slice = std::chrono::microseconds(250);
+  std::vector<std::string> warnings;
+  std::mutex mu;
+  o.warn = [&](const std::string& w) {
+    std::lock_guard lock(mu);
+    warnings.push_back(w);
+  };
+  StartServer(o);
+  RawClient c(port());  // the workers start at once; the loop below waits for all three
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  ASSERT_TRUE(c.Read());
+  utsname u{};
+  ASSERT_EQ(::uname(&u), 0);
+  int major = 0, minor = 0;
+  std::sscanf(u.release, "%d.%d", &major, &minor);
+  const bool custom_slices = major > 6 || (major == 6 && minor >= 12);
+  std::map<std::string, std::string> slices;  // worker name -> se.slice
+  for (int attempt = 0; attempt < 100 && slices.size() < 3; ++attempt) {
+    slices.clear();
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name.rfind("ef-http-", 0) != 0) continue;
+      std::ifstream sched(task.path() / "sched");
+      std::string line;
+      while (std::getline(sched, line)) {
+        if (line.rfind("se.slice", 0) == 0) slices[name] = line.substr(line.find(':') + 1);
+      }
+      if (!slices.contains(name)) slices[name] = "";
+    }
+    if (slices.size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(slices.size(), 3u) << "ef-http-0..2 expected";
+  if (!custom_slices || slices.begin()->second.empty()) {
+    GTEST_SKIP() << "kernel " << u.release << " has no custom slices (or no se.slice in /proc)";
+  }
+  for (const auto& [name, slice] : slices) EXPECT_EQ(std::stoll(slice), 250'000) << name;
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
 TEST_F(HttpServerTest, RestartsOnAnotherServerAfterStop) {
