@@ -1,5 +1,11 @@
 #include "server/api/auth.h"
 
+#include <openssl/crypto.h>
+
+#include <atomic>
+#include <functional>
+#include <unordered_map>
+
 #include "common/crypto.h"
 
 namespace edgefleet::server::api {
@@ -35,6 +41,25 @@ bool IsTokenText(std::string_view token) {
 
 Error Denied() { return Error(ErrorCode::kUnauthenticated, "missing or wrong token"); }
 
+// The per-thread cache: tokens as received (no SHA-256 per request, no
+// shared lock), compared in constant time once a bucket holds one.
+struct TokenHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view token) const { return std::hash<std::string_view>{}(token); }
+};
+struct SameToken {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  }
+};
+struct ThreadCache {
+  std::uint64_t owner = 0;  // the Authenticator's id_; another one clears it
+  std::unordered_map<std::string, Principal, TokenHash, SameToken> principals;
+};
+constexpr std::size_t kThreadCacheEntries = 16'384;  // cleared when full
+std::atomic<std::uint64_t> g_next_authenticator_id{1};
+
 }  // namespace
 
 std::optional<std::string> ExtractToken(const http::Request& request) {
@@ -63,7 +88,7 @@ std::optional<std::string> ExtractToken(const http::Request& request) {
 
 Authenticator::Authenticator(store::Store& store, const Clock& clock, std::int64_t refresh_ms,
                              ApiMetrics& metrics)
-    : store_(store), clock_(clock), refresh_ms_(refresh_ms), metrics_(metrics) {}
+    : store_(store), clock_(clock), refresh_ms_(refresh_ms), metrics_(metrics), id_(g_next_authenticator_id++) {}
 
 std::optional<Principal> Authenticator::Cached(const std::string& hash) const {
   std::shared_lock lock(mu_);
@@ -79,6 +104,21 @@ void Authenticator::Remember(const std::string& hash, const Principal& principal
 
 Expected<Principal> Authenticator::Authenticate(std::string_view token, std::string_view device_hint) {
   if (!IsTokenText(token)) return Denied();
+  thread_local ThreadCache mine;
+  if (mine.owner != id_) {
+    mine.principals.clear();
+    mine.owner = id_;
+  }
+  if (const auto it = mine.principals.find(token); it != mine.principals.end()) return it->second;
+  Expected<Principal> found = AuthenticateByHash(token, device_hint);
+  if (found.ok()) {
+    if (mine.principals.size() >= kThreadCacheEntries) mine.principals.clear();
+    mine.principals.emplace(std::string(token), found.value());
+  }
+  return found;
+}
+
+Expected<Principal> Authenticator::AuthenticateByHash(std::string_view token, std::string_view device_hint) {
   EDGEFLEET_ASSIGN_OR_RETURN(const std::string hash, common::Sha256Hex(token));
   if (auto hit = Cached(hash)) return *hit;
   Inc(metrics_.auth_cache_misses);

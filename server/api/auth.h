@@ -3,16 +3,21 @@
 // request (SPEC section 4: per-device tokens, an admin token for admin
 // routes).
 //
-// How a token is checked: its SHA-256 (the form the store keeps, tokens are
-// never stored) is looked up in the cache. On a miss:
+// How a token is checked: first in a per-thread cache of the tokens this
+// thread has accepted (as received, compared in constant time: no SHA-256
+// and no shared lock per request; at most 16,384 entries, cleared when
+// full). Then its SHA-256 (the form the store keeps, tokens are never
+// stored) is looked up in the shared cache. On a miss:
 //   1. with a device id named by the request: Store::AuthenticateDevice(id,
 //      hash) (constant-time in the store);
 //   2. Store::AuthenticateAdmin(hash);
 //   3. otherwise the device tokens are reloaded (ListDevices), at most once
 //      per `refresh_ms`, so a token whose request names no device (an
 //      artifact download) or names another device is still recognised.
-// A success is cached for the life of the process: the store has no way to
-// revoke a token yet, so none is ever invalidated (docs/operations.md). A
+// A success is cached for the life of the process, in both caches: the
+// store has no way to revoke a token yet, so none is ever invalidated
+// (docs/operations.md); revocation would have to clear the per-thread
+// caches too. A
 // failure is not cached; at most one reload per refresh_ms bounds what wrong
 // tokens cost.
 //
@@ -20,7 +25,8 @@
 // name), so a browser can open the admin-only fleet page.
 //
 // Ownership and threads: borrows the Store and Clock; all methods are
-// thread-safe (a shared mutex over the cache).
+// thread-safe (a shared mutex over the shared cache; the per-thread caches
+// are thread_local, tagged with the Authenticator they belong to).
 #pragma once
 
 #include <cstdint>
@@ -62,6 +68,7 @@ class Authenticator {
   common::Expected<Principal> Authenticate(std::string_view token, std::string_view device_hint);
 
  private:
+  common::Expected<Principal> AuthenticateByHash(std::string_view token, std::string_view device_hint);
   std::optional<Principal> Cached(const std::string& hash) const;
   void Remember(const std::string& hash, const Principal& principal);
 
@@ -75,6 +82,8 @@ class Authenticator {
 
   std::mutex refresh_mu_;
   std::optional<std::int64_t> last_refresh_ms_;
+
+  const std::uint64_t id_;  // tags this Authenticator's entries in the per-thread caches
 };
 
 }  // namespace edgefleet::server::api

@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 #include <thread>
 
+#include "common/crypto.h"
+#include "server/api/auth.h"
 #include "server/api/background_writer.h"
 #include "server/api/classify.h"
 #include "server/api/config.h"
@@ -316,6 +318,48 @@ TEST(ClassifyParser, TheFastPathDecidesOnlyWhatTheDomParserAccepts) {
     decided += FastPathAgrees(body) ? 1 : 0;
   }
   EXPECT_GT(decided, 1000) << "the mutations never left a body the fast path decides";
+}
+
+// ---- the authenticator ------------------------------------------------------------------
+
+// The per-thread cache answers only for the Authenticator that filled it: a
+// token one server accepted is still unknown to another in the same thread,
+// and each keeps a device's token to its device.
+bool Refused(const common::Expected<Principal>& p) {
+  return !p.ok() && p.error().code() == common::ErrorCode::kUnauthenticated;
+}
+
+TEST(Authenticator, ThePerThreadCacheBelongsToOneAuthenticator) {
+  TempDir dir;
+  ManualClock clock{1'700'000'000'000};
+  ApiMetrics metrics;
+  auto a_store = store::OpenStore("sqlite:" + (dir.path() / "a.db").string()).value();
+  auto b_store = store::OpenStore("sqlite:" + (dir.path() / "b.db").string()).value();
+  ASSERT_TRUE(a_store->AddDevice("dev-a", common::Sha256Hex("token-a").value(), 1).ok());
+  ASSERT_TRUE(b_store->AddDevice("dev-b", common::Sha256Hex("token-b").value(), 1).ok());
+  Authenticator a(*a_store, clock, 60'000, metrics);
+  Authenticator b(*b_store, clock, 60'000, metrics);
+  for (int round = 0; round < 3; ++round) {  // the later rounds answer from the caches
+    auto pa = a.Authenticate("token-a", "dev-a");
+    ASSERT_TRUE(pa.ok());
+    EXPECT_EQ(pa.value().device_id, "dev-a");
+    EXPECT_TRUE(Refused(b.Authenticate("token-a", "dev-a")));
+    EXPECT_TRUE(Refused(b.Authenticate("token-a", "")));
+    auto pb = b.Authenticate("token-b", "");
+    ASSERT_TRUE(pb.ok());
+    EXPECT_EQ(pb.value().device_id, "dev-b");
+    EXPECT_TRUE(Refused(a.Authenticate("token-b", "dev-b")));
+    EXPECT_TRUE(Refused(a.Authenticate("token-a2", "dev-a")));
+    EXPECT_TRUE(Refused(a.Authenticate("token-", "dev-a")));
+    clock.Advance(120'000);  // lets the next miss reload the device list
+  }
+  // Another thread has its own cache and gets the same answers.
+  std::thread other([&] {
+    auto p = a.Authenticate("token-a", "");
+    EXPECT_TRUE(p.ok() && p.value().device_id == "dev-a");
+    EXPECT_FALSE(b.Authenticate("token-a", "").ok());
+  });
+  other.join();
 }
 
 // ---- the background writer --------------------------------------------------------------
