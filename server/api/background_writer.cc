@@ -108,43 +108,6 @@ std::string LineAfterId(const store::Escalation& e, std::string_view features_js
   return out;
 }
 
-// Writes every piece, in order, however the kernel splits the writes.
-bool WriteAllVector(int fd, std::vector<iovec>& pieces) {
-  std::size_t first = 0;
-  while (first < pieces.size()) {
-    const int count = static_cast<int>(std::min<std::size_t>(pieces.size() - first, IOV_MAX));
-    ssize_t n = ::writev(fd, pieces.data() + first, count);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0 && pieces[first].iov_len > 0) {
-      errno = EIO;  // no progress on a regular file: give up rather than spin
-      return false;
-    }
-    // Skip the pieces written whole, then trim the one written in part.
-    while (first < pieces.size() && static_cast<std::size_t>(n) >= pieces[first].iov_len) {
-      n -= static_cast<ssize_t>(pieces[first].iov_len);
-      ++first;
-    }
-    if (n > 0) {
-      pieces[first].iov_base = static_cast<char*>(pieces[first].iov_base) + n;
-      pieces[first].iov_len -= static_cast<std::size_t>(n);
-    }
-  }
-  return true;
-}
-
-std::string UtcStamp(std::int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
 void Merge(store::DeviceReport& into, const store::DeviceReport& r) {
   into.seen_ms = std::max(into.seen_ms, r.seen_ms);
   if (r.model_version) into.model_version = r.model_version;
@@ -164,24 +127,19 @@ Expected<std::unique_ptr<BackgroundWriter>> BackgroundWriter::Start(store::Store
   if (options.batch_max == 0 || options.batch_max > store::kMaxBatchRows) {
     return Error(ErrorCode::kInvalidArgument, "batch_max must be 1 to " + std::to_string(store::kMaxBatchRows));
   }
-  int fd = -1;
-  std::uint64_t size = 0;
+  std::unique_ptr<LinesLog> log;
   if (!options.log_path.empty()) {
-    const std::filesystem::path path(options.log_path);
-    std::error_code ec;
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-    if (ec) return Error(ErrorCode::kIo, "cannot create " + path.parent_path().string() + ": " + ec.message());
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd < 0) return Error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
-    struct stat st{};
-    if (::fstat(fd, &st) == 0) size = static_cast<std::uint64_t>(st.st_size);
+    EDGEFLEET_ASSIGN_OR_RETURN(log, LinesLog::Open({options.log_path, options.log_rotate_bytes, options.log_fsync,
+                                                    options.log_direct},
+                                                   clock));
+    if (!log->direct()) spdlog::info("escalation log {}: ordinary (buffered) writes", options.log_path);
   }
-  return std::unique_ptr<BackgroundWriter>(new BackgroundWriter(store, clock, options, metrics, fd, size));
+  return std::unique_ptr<BackgroundWriter>(new BackgroundWriter(store, clock, options, metrics, std::move(log)));
 }
 
 BackgroundWriter::BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options,
-                                   ApiMetrics& metrics, int log_fd, std::uint64_t log_size)
-    : store_(store), clock_(clock), options_(options), metrics_(metrics), log_fd_(log_fd), log_size_(log_size) {
+                                   ApiMetrics& metrics, std::unique_ptr<LinesLog> log)
+    : store_(store), clock_(clock), options_(options), metrics_(metrics), log_(std::move(log)) {
   thread_ = std::thread([this] {
     common::NameThisThread("ef-writer");
     Run();
@@ -190,11 +148,10 @@ BackgroundWriter::BackgroundWriter(store::Store& store, const Clock& clock, cons
 
 BackgroundWriter::~BackgroundWriter() {
   Stop();
-  if (log_fd_ >= 0) ::close(log_fd_);
 }
 
 bool BackgroundWriter::Enqueue(store::Escalation escalation, std::string_view features_json) {
-  // options_ is immutable; log_fd_ belongs to the writer thread (-1 while it rotates).
+  // options_ is immutable; log_ belongs to the writer thread.
   std::string line = options_.log_path.empty() ? std::string() : LineAfterId(escalation, features_json);
   std::unique_lock lock(mu_);
   if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
@@ -342,66 +299,37 @@ void BackgroundWriter::WriteBatch(std::vector<store::Escalation>& batch, const s
   for (const std::int64_t id : ids) stored += id != 0 ? 1 : 0;
   Inc(metrics_.escalations_stored, stored);
   Inc(metrics_.escalation_batches);
-  if (log_fd_ >= 0 && stored > 0) AppendToLog(lines, ids);
+  if (log_ && stored > 0) AppendToLog(lines, ids);
 }
 
 void BackgroundWriter::AppendToLog(const std::vector<std::string>& lines, const std::vector<std::int64_t>& ids) {
   // Each line goes out as two pieces, its `{"id":N` prefix and the text the
-  // handler formatted, gathered by writev: the lines are not copied again.
+  // handler formatted: the log gathers them into one write.
   std::string prefixes;
-  prefixes.reserve(lines.size() * 32);  // never reallocates: the iovecs point into it
-  std::vector<iovec> pieces;
+  prefixes.reserve(lines.size() * 32);  // never reallocates: the pieces point into it
+  std::vector<std::string_view> pieces;
   pieces.reserve(lines.size() * 2);
-  std::size_t bytes = 0;
+  std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (ids[i] == 0) continue;
     const std::size_t start = prefixes.size();
     prefixes += "{\"id\":";
     AppendNumber(prefixes, ids[i]);
-    pieces.push_back(iovec{prefixes.data() + start, prefixes.size() - start});
-    pieces.push_back(iovec{const_cast<char*>(lines[i].data()), lines[i].size()});
+    pieces.emplace_back(prefixes.data() + start, prefixes.size() - start);
+    pieces.emplace_back(lines[i]);
     bytes += prefixes.size() - start + lines[i].size();
   }
-  if (log_size_ > 0 && log_size_ + bytes > options_.log_rotate_bytes) RotateLog();
-  if (log_fd_ < 0) return;
-  if (!WriteAllVector(log_fd_, pieces) || (options_.log_fsync && ::fdatasync(log_fd_) != 0)) {
-    spdlog::error("escalation log {}: {}", options_.log_path, std::strerror(errno));
+  auto appended = log_->Append(pieces);
+  if (!appended.ok()) {
+    spdlog::error("escalation log: {}", appended.error().ToString());
     Inc(metrics_.escalation_log_errors);
     return;
   }
-  log_size_ += bytes;
+  if (!appended->rotated_to.empty()) {
+    Inc(metrics_.escalation_log_rotations);
+    spdlog::info("escalation log rotated to {}", appended->rotated_to);
+  }
   Inc(metrics_.escalation_log_bytes, bytes);
-}
-
-void BackgroundWriter::RotateLog() {
-  const std::filesystem::path path(options_.log_path);
-  const std::filesystem::path dir = path.parent_path();
-  std::filesystem::path target;
-  const std::string stamp = UtcStamp(clock_.NowMs());
-  std::error_code ec;
-  for (int i = 0;; ++i) {
-    target = dir / (path.stem().string() + "-" + stamp + (i ? "-" + std::to_string(i) : "") +
-                    path.extension().string());
-    if (!std::filesystem::exists(target, ec)) break;
-  }
-  if (options_.log_fsync) ::fdatasync(log_fd_);
-  ::close(log_fd_);
-  log_fd_ = -1;
-  std::filesystem::rename(path, target, ec);
-  if (ec) spdlog::error("rotating {}: {}", path.string(), ec.message());
-  log_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (log_fd_ < 0) {
-    spdlog::error("escalation log {}: {}", path.string(), std::strerror(errno));
-    Inc(metrics_.escalation_log_errors);
-    return;
-  }
-  struct stat st{};
-  log_size_ = ::fstat(log_fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-  if (auto synced = common::FsyncDirectory(dir.empty() ? std::filesystem::path(".") : dir); !synced.ok()) {
-    spdlog::error("rotating the escalation log: {}", synced.error().ToString());
-  }
-  Inc(metrics_.escalation_log_rotations);
-  spdlog::info("escalation log rotated to {}", target.string());
 }
 
 void BackgroundWriter::WriteReports(std::map<std::string, store::DeviceReport>& reports) {

@@ -9,7 +9,8 @@
 // once; one writer thread stores up to `batch_max` rows per transaction (four
 // times that while more than four batches wait)
 // (Store::InsertEscalations) and appends the same rows to the JSON-lines log
-// with one write() and, with log_fsync, one fdatasync() per batch.
+// (server/api/lines_log.h: O_DIRECT where the filesystem allows) with one
+// write and, with log_fsync, one fdatasync per batch.
 //
 // Durability promise (docs/operations.md): a /classify reply precedes the
 // durability of its escalation by at most batch_interval_ms plus the time of
@@ -27,7 +28,7 @@
 // more, docs/operations.md): the store's id, received time, device, model
 // version, edge and cloud MSE, classification, label, confidence, the 300
 // features (the request's own array text when the handler passes it).
-// Rotation: before a batch would grow the file past
+// Rotation (LinesLog): before a batch would grow the file past
 // log_rotate_bytes, the file is renamed to escalations-<UTC time>.jsonl
 // beside it (directory fsynced) and a new one is started. The store is the
 // record of truth for retraining; the log is written after the commit, so a
@@ -61,6 +62,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "server/api/lines_log.h"
 #include "server/api/metrics.h"
 #include "server/clock.h"
 #include "server/store/store.h"
@@ -74,6 +76,7 @@ struct WriterOptions {
   std::string log_path;  // "": no log
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;
   bool log_fsync = true;
+  bool log_direct = true;  // O_DIRECT where the filesystem allows it (server/api/lines_log.h)
   // The writer thread's nice value (Linux: per thread). Below the workers'
   // (0) so that the one consumer of the queue keeps up with the many
   // producers when the cores are contended; needs CAP_SYS_NICE, else the
@@ -111,7 +114,7 @@ class BackgroundWriter {
 
  private:
   BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options, ApiMetrics& metrics,
-                   int log_fd, std::uint64_t log_size);
+                   std::unique_ptr<LinesLog> log);
   void Run();
   struct Pending {
     store::Escalation escalation;
@@ -120,15 +123,13 @@ class BackgroundWriter {
   void WriteBatch(std::vector<store::Escalation>& batch, const std::vector<std::string>& lines);
   std::vector<std::int64_t> StoreBatch(std::vector<store::Escalation>& batch);
   void AppendToLog(const std::vector<std::string>& lines, const std::vector<std::int64_t>& ids);
-  void RotateLog();
   void WriteReports(std::map<std::string, store::DeviceReport>& reports);
 
   store::Store& store_;
   const Clock& clock_;
   WriterOptions options_;
   ApiMetrics& metrics_;
-  int log_fd_ = -1;
-  std::uint64_t log_size_ = 0;
+  std::unique_ptr<LinesLog> log_;  // null: no log
 
   mutable std::mutex mu_;
   std::condition_variable wake_;      // the writer waits on it

@@ -77,6 +77,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
         {"log_path", String(&ServerConfig::log_path)},
         {"log_rotate_bytes", Integer(&ServerConfig::log_rotate_bytes, 4096, kBig)},
         {"log_fsync", Boolean(&ServerConfig::log_fsync)},
+        {"log_direct", Boolean(&ServerConfig::log_direct)},
         {"writer_nice", Integer(&ServerConfig::writer_nice, -20, 19)}}},
       {"auth", {{"token_refresh_ms", Integer(&ServerConfig::token_refresh_ms, 0, 3'600'000)}}},
       {"devices",

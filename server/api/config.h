@@ -45,6 +45,7 @@ struct ServerConfig {
   std::string log_path;                 // "": <data_dir>/escalations/escalations.jsonl
   std::uint64_t log_rotate_bytes = 256ull * 1024 * 1024;  // rotate before exceeding this
   bool log_fsync = true;                // fdatasync the log after each batch
+  bool log_direct = true;               // O_DIRECT writes where the filesystem allows (lines_log.h)
   int writer_nice = -5;                 // the writer thread's nice (needs CAP_SYS_NICE); 0: leave it
 
   // [auth]

@@ -53,6 +53,7 @@ common::Expected<std::unique_ptr<ServerContext>> OpenServerContext(const ServerC
   writer.log_path = config.log_path;
   writer.log_rotate_bytes = config.log_rotate_bytes;
   writer.log_fsync = config.log_fsync;
+  writer.log_direct = config.log_direct;
   writer.writer_nice = config.writer_nice;
   auto started = BackgroundWriter::Start(*ctx->store, clock, writer, ctx->metrics);
   if (!started.ok()) return std::move(started).error().WithContext("starting the escalation writer");
