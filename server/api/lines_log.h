@@ -9,9 +9,10 @@
 // (docs/DECISIONS.md). How: the file is written in whole 4096-byte blocks
 // from an aligned buffer that starts with the file's last partial block
 // (kept in memory), the last block padded with '\n'; the file is then cut
-// back to its length. A crash between the write and the cut leaves blank
-// lines at the end (readers of JSON lines skip them), never a partial line
-// that was not already there. A filesystem that refuses O_DIRECT (EINVAL at
+// back to its length. A process killed between the write and the cut leaves
+// blank lines at the end (readers of JSON lines skip them), never a partial
+// line (a direct write, like a buffered one, is not torn by a signal; a
+// power loss before the fdatasync may lose or tear the batch either way). A filesystem that refuses O_DIRECT (EINVAL at
 // open or at the first write) gets ordinary appends instead, and so does
 // Options::direct = false.
 //
