@@ -424,6 +424,7 @@ class PostgresBackend final : public Backend {
   }
   std::span<const Migration> migrations() const override { return kMigrations; }
   bool single_writer() const override { return false; }
+  bool statements_are_round_trips() const override { return true; }
 
  private:
   std::string conninfo_;

@@ -121,6 +121,10 @@ class Backend {
   // SQLite allows one writer at a time: the store then queues its own writers
   // on a mutex instead of letting them spin in SQLite's busy handler.
   virtual bool single_writer() const = 0;
+  // PostgreSQL: every statement is a round trip to the server, so sync rows
+  // go several to an INSERT. SQLite runs in-process, where one row per
+  // statement without RETURNING measured cheaper (docs/BENCHMARKS.md).
+  virtual bool statements_are_round_trips() const = 0;
 };
 
 // The back end named by a store URL (see OpenStore), not yet migrated.

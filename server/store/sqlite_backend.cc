@@ -395,6 +395,7 @@ class SqliteBackend final : public Backend {
   }
   std::span<const Migration> migrations() const override { return kMigrations; }
   bool single_writer() const override { return true; }
+  bool statements_are_round_trips() const override { return false; }
 
  private:
   std::string path_;

@@ -78,6 +78,25 @@ TYPED_TEST(StoreSyncTest, OverlappingBatchStoresOnlyTheNewRows) {
   EXPECT_EQ(store.GetDevice("dev-2").value().counters.rows_synced, 20 + 2 + 2);
 }
 
+// Batches larger than one INSERT statement (rows go 32, 16, ... 1 to a
+// statement): each row is still reported stored or already present exactly.
+TYPED_TEST(StoreSyncTest, LargeOverlappingBatchesAreSplitExactly) {
+  auto& store = *this->store_;
+  this->AddDevice("dev-1");
+  ASSERT_TRUE(store.IngestBatch("dev-1", Batch(0, 50), 1).ok());
+  const IngestResult r = store.IngestBatch("dev-1", Batch(30, 77), 2).value();  // 30..106
+  EXPECT_EQ(r.inferences.stored, Seqs(50, 106));
+  EXPECT_EQ(r.inferences.already_present, Seqs(30, 49));
+  EXPECT_EQ(r.hard_samples.stored, Seqs(5, 10));
+  EXPECT_EQ(r.hard_samples.already_present, Seqs(3, 4));
+  EXPECT_EQ(r.health.stored, Seqs(5, 10));
+  EXPECT_EQ(r.health.already_present, Seqs(3, 4));
+  EXPECT_EQ(store.ListInferenceRows("dev-1", -1, 1000).value().size(), 107u);
+  const auto counters = store.GetDevice("dev-1").value().counters;
+  EXPECT_EQ(counters.rows_synced, 107 + 11 + 11);
+  EXPECT_EQ(counters.fallbacks, 13 + 14);  // seqs divisible by 4: 0..48, then the new 52..104
+}
+
 TYPED_TEST(StoreSyncTest, RejectsABadBatchAndStoresNothingFromIt) {
   auto& store = *this->store_;
   this->AddDevice("dev-1");
