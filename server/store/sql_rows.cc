@@ -25,6 +25,30 @@ Bytes EncodeFloats(const std::vector<float>& values) {
   }
 }
 
+namespace {
+Value Flag(bool v) { return std::int64_t{v ? 1 : 0}; }
+}  // namespace
+
+void AppendValues(const Escalation& e, std::vector<Value>& out) {
+  out.insert(out.end(), {e.device_id, e.received_ms, EncodeFloats(e.features), e.edge_mse, e.model_version,
+                         e.cloud_mse, e.label, e.confidence});
+}
+
+void AppendValues(std::string_view device, std::int64_t received_ms, const InferenceRow& r, std::vector<Value>& out) {
+  out.insert(out.end(), {std::string(device), r.seq, r.ts_ms, r.model_version, r.decision, r.confidence, r.mse,
+                         r.latency_us, r.input_hash, Flag(r.fallback), received_ms});
+}
+
+void AppendValues(std::string_view device, std::int64_t received_ms, const HardSampleRow& r, std::vector<Value>& out) {
+  out.insert(out.end(), {std::string(device), r.seq, r.ts_ms, r.model_version, EncodeFloats(r.window), r.edge_mse,
+                         r.confidence, r.decision, Flag(r.fallback), received_ms});
+}
+
+void AppendValues(std::string_view device, std::int64_t received_ms, const HealthRow& r, std::vector<Value>& out) {
+  out.insert(out.end(), {std::string(device), r.seq, r.model_version, r.period_start_ms, r.period_end_ms,
+                         r.stats_json, received_ms});
+}
+
 Expected<std::vector<float>> DecodeFloats(const Bytes& bytes) {
   if (bytes.size() != kWindowValues * 4) {
     return Error(ErrorCode::kCorrupt,

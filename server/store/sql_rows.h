@@ -1,11 +1,12 @@
 // How the SQL store's rows map to the store's types (sql_store.cc): a
-// window's blob encoding, the column lists of the SELECTs, and the readers
-// that turn a result row in that column order into a value (a cell of the
-// wrong type is kCorrupt). Internal to server/store.
+// window's blob encoding, the values of the INSERTs, the column lists of the
+// SELECTs, and the readers that turn a result row in that column order into
+// a value (a cell of the wrong type is kCorrupt). Internal to server/store.
 //
 // Threads: pure functions and constants.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,16 @@ namespace edgefleet::store::sql {
 // same bytes on every host.
 Bytes EncodeFloats(const std::vector<float>& values);
 common::Expected<std::vector<float>> DecodeFloats(const Bytes& bytes);
+
+// A row's values appended in its INSERT's column order (sql_store.cc):
+// escalations (device_id, received_ms, features, edge_mse, model_version,
+// cloud_mse, label, confidence); inference_rows, hard_samples and
+// health_stats (device_id, seq, the row's fields in their declaration
+// order, received_ms).
+void AppendValues(const Escalation& e, std::vector<Value>& out);
+void AppendValues(std::string_view device, std::int64_t received_ms, const InferenceRow& r, std::vector<Value>& out);
+void AppendValues(std::string_view device, std::int64_t received_ms, const HardSampleRow& r, std::vector<Value>& out);
+void AppendValues(std::string_view device, std::int64_t received_ms, const HealthRow& r, std::vector<Value>& out);
 
 // The columns the readers below expect, in order.
 inline constexpr std::string_view kDeviceColumns =

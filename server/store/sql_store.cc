@@ -19,6 +19,7 @@
 #include "common/text.h"
 #include "server/store/sql.h"
 #include "server/store/sql_checks.h"
+#include "server/store/sql_insert.h"
 #include "server/store/sql_pool.h"
 #include "server/store/sql_rows.h"
 
@@ -73,94 +74,6 @@ bool AllowedTransition(ModelStatus from, ModelStatus to) {
 
 Error DeviceNotFound(std::string_view id) {
   return Error(ErrorCode::kNotFound, "device '" + std::string(id) + "' is not registered");
-}
-
-// An INSERT of the same columns for 1, 2, 4, ... kMaxRowsPerInsert rows,
-// the texts built once: "<head> VALUES ($1, .. $k), ($k+1, ..) <tail>".
-// Several rows per statement: SQLite's RETURNING builds a temporary table
-// per statement, which cost more than an escalation's row, and PostgreSQL
-// pays a round trip per statement.
-constexpr std::size_t kMaxRowsPerInsert = 32;
-
-class MultiRowInsert {
- public:
-  MultiRowInsert(const std::string& head, std::size_t columns, const std::string& tail) {
-    for (std::size_t n = 1; n <= kMaxRowsPerInsert; n *= 2) {
-      std::string sql = head + " VALUES ";
-      for (std::size_t r = 0; r < n; ++r) {
-        sql += r == 0 ? "(" : ", (";
-        for (std::size_t col = 0; col < columns; ++col) {
-          sql += (col == 0 ? "$" : ", $") + std::to_string(r * columns + col + 1);
-        }
-        sql += ")";
-      }
-      texts_.push_back(sql + " " + tail);
-    }
-  }
-  const std::string& Sql(std::size_t rows) const { return texts_.at(static_cast<std::size_t>(std::countr_zero(rows))); }
-
- private:
-  std::vector<std::string> texts_;  // [i]: 2^i rows
-};
-
-// Inserts `count` rows in statements of 32, 16, ... 1 rows (six texts in the
-// statement cache). `append(i, params)` appends row i's values; `returned(
-// first, rows)` gets each statement's RETURNING rows (first: its first row's
-// index).
-template <typename Append, typename Returned>
-Expected<void> InsertInChunks(Connection& c, const MultiRowInsert& insert, std::size_t count, Append append,
-                              Returned returned) {
-  std::vector<Value> params;
-  for (std::size_t done = 0; done < count;) {
-    const std::size_t n = std::bit_floor(std::min(kMaxRowsPerInsert, count - done));
-    params.clear();
-    for (std::size_t i = done; i < done + n; ++i) append(i, params);
-    EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query(insert.Sql(n), params));
-    EDGEFLEET_RETURN_IF_ERROR(returned(done, n, rows));
-    done += n;
-  }
-  return Ok();
-}
-
-// The INSERT of one kind of sync row, "... ON CONFLICT (device_id, seq) DO
-// NOTHING": several rows to a statement with RETURNING seq where statements
-// are round trips (PostgreSQL), else one row to a statement and the change
-// count (SQLite, where RETURNING's temporary table cost more than the row).
-struct SyncInsert {
-  SyncInsert(const std::string& head, std::size_t columns)
-      : multi(head, columns, "ON CONFLICT (device_id, seq) DO NOTHING RETURNING seq"),
-        single(head, columns, "ON CONFLICT (device_id, seq) DO NOTHING") {}
-  MultiRowInsert multi;
-  MultiRowInsert single;  // only its one-row text is used
-};
-
-// Inserts `count` rows of a kind (`append(i, params)` appends row i's values,
-// `seq_of(i)` is its seq); returns the seqs stored, the others having been
-// present already (a batch holds a seq once per kind).
-template <typename Append, typename SeqOf>
-Expected<std::unordered_set<std::int64_t>> InsertSyncRows(Connection& c, bool multi_row, const SyncInsert& insert,
-                                                          std::size_t count, Append append, SeqOf seq_of) {
-  std::unordered_set<std::int64_t> stored;
-  if (multi_row) {
-    EDGEFLEET_RETURN_IF_ERROR(InsertInChunks(c, insert.multi, count, append,
-                                             [&stored](std::size_t, std::size_t, const Rows& rows) -> Expected<void> {
-                                               for (const Row& row : rows) {
-                                                 RowReader r(row);
-                                                 stored.insert(r.Int(0));
-                                                 if (auto ok = r.status(); !ok.ok()) return ok;
-                                               }
-                                               return Ok();
-                                             }));
-    return stored;
-  }
-  std::vector<Value> params;
-  for (std::size_t i = 0; i < count; ++i) {
-    params.clear();
-    append(i, params);
-    EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(insert.single.Sql(1), params));
-    if (changed != 0) stored.insert(seq_of(i));
-  }
-  return stored;
 }
 
 // ---- the store ----------------------------------------------------------------------------
@@ -443,28 +356,22 @@ class SqlStore final : public Store {
           8, "RETURNING id");
       std::vector<std::int64_t> ids;
       ids.reserve(batch.size());
-      const Expected<void> inserted = InsertInChunks(
-          c, insert, batch.size(),
-          [&](std::size_t i, std::vector<Value>& params) {
-            const Escalation& e = batch[i];
-            params.insert(params.end(), {Text(e.device_id), Int(e.received_ms), EncodeFloats(e.features),
-                                         Real(e.edge_mse), Int(e.model_version), Real(e.cloud_mse), Int(e.label),
-                                         Real(e.confidence)});
-          },
-          [&](std::size_t, std::size_t n, const Rows& rows) -> Expected<void> {
-            if (rows.size() != n) {
-              return Error(ErrorCode::kInternal, "insert returned " + std::to_string(rows.size()) + " ids for " +
-                                                     std::to_string(n) + " rows");
-            }
-            const std::size_t first = ids.size();
-            for (const Row& row : rows) {
-              RowReader r(row);
-              ids.push_back(r.Int(0));
-              EDGEFLEET_RETURN_IF_ERROR(r.status());
-            }
-            std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
-            return Ok();
-          });
+      const auto append = [](const Escalation& e, std::vector<Value>& params) { AppendValues(e, params); };
+      const auto returned = [&ids](std::size_t n, const Rows& rows) -> Expected<void> {
+        if (rows.size() != n) {
+          return Error(ErrorCode::kInternal,
+                       "insert returned " + std::to_string(rows.size()) + " ids for " + std::to_string(n) + " rows");
+        }
+        const std::size_t first = ids.size();
+        for (const Row& row : rows) {
+          RowReader r(row);
+          ids.push_back(r.Int(0));
+          EDGEFLEET_RETURN_IF_ERROR(r.status());
+        }
+        std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
+        return Ok();
+      };
+      const Expected<void> inserted = InsertInChunks(c, insert, batch, append, returned);
       EDGEFLEET_RETURN_IF_ERROR(inserted);
       return ids;
     });
@@ -589,56 +496,19 @@ class SqlStore final : public Store {
           " received_ms)",
           7);
       const bool multi_row = backend_->statements_are_round_trips();
+      const auto append = [&](const auto& row, std::vector<Value>& params) {
+        AppendValues(device_id, received_ms, row, params);
+      };
+      const auto nothing = [](const auto&) {};
       IngestResult result;
-      const auto& inferences = batch.inferences;
-      EDGEFLEET_ASSIGN_OR_RETURN(
-          const auto new_inferences,
-          InsertSyncRows(
-              c, multi_row, inference_insert, inferences.size(),
-              [&](std::size_t i, std::vector<Value>& params) {
-                const InferenceRow& r = inferences[i];
-                params.insert(params.end(), {Text(device_id), Int(r.seq), Int(r.ts_ms), Int(r.model_version),
-                                             Text(r.decision), Real(r.confidence), Real(r.mse), Int(r.latency_us),
-                                             Text(r.input_hash), Bool(r.fallback), Int(received_ms)});
-              },
-              [&](std::size_t i) { return inferences[i].seq; }));
       std::int64_t new_fallbacks = 0;
-      for (const InferenceRow& r : inferences) {
-        const bool is_new = new_inferences.contains(r.seq);
-        (is_new ? result.inferences.stored : result.inferences.already_present).push_back(r.seq);
-        if (is_new && r.fallback) ++new_fallbacks;
-      }
-      const auto& hard_samples = batch.hard_samples;
-      EDGEFLEET_ASSIGN_OR_RETURN(
-          const auto new_hard_samples,
-          InsertSyncRows(
-              c, multi_row, hard_sample_insert, hard_samples.size(),
-              [&](std::size_t i, std::vector<Value>& params) {
-                const HardSampleRow& r = hard_samples[i];
-                params.insert(params.end(), {Text(device_id), Int(r.seq), Int(r.ts_ms), Int(r.model_version),
-                                             EncodeFloats(r.window), Real(r.edge_mse), Real(r.confidence),
-                                             Text(r.decision), Bool(r.fallback), Int(received_ms)});
-              },
-              [&](std::size_t i) { return hard_samples[i].seq; }));
-      for (const HardSampleRow& r : hard_samples) {
-        (new_hard_samples.contains(r.seq) ? result.hard_samples.stored : result.hard_samples.already_present)
-            .push_back(r.seq);
-      }
-      const auto& health = batch.health;
-      EDGEFLEET_ASSIGN_OR_RETURN(
-          const auto new_health,
-          InsertSyncRows(
-              c, multi_row, health_insert, health.size(),
-              [&](std::size_t i, std::vector<Value>& params) {
-                const HealthRow& r = health[i];
-                params.insert(params.end(), {Text(device_id), Int(r.seq), Int(r.model_version),
-                                             Int(r.period_start_ms), Int(r.period_end_ms), Text(r.stats_json),
-                                             Int(received_ms)});
-              },
-              [&](std::size_t i) { return health[i].seq; }));
-      for (const HealthRow& r : health) {
-        (new_health.contains(r.seq) ? result.health.stored : result.health.already_present).push_back(r.seq);
-      }
+      EDGEFLEET_RETURN_IF_ERROR(InsertSyncRows(
+          c, multi_row, inference_insert, batch.inferences, append,
+          [&new_fallbacks](const InferenceRow& r) { new_fallbacks += r.fallback ? 1 : 0; }, result.inferences));
+      EDGEFLEET_RETURN_IF_ERROR(
+          InsertSyncRows(c, multi_row, hard_sample_insert, batch.hard_samples, append, nothing, result.hard_samples));
+      EDGEFLEET_RETURN_IF_ERROR(
+          InsertSyncRows(c, multi_row, health_insert, batch.health, append, nothing, result.health));
       const auto new_rows = static_cast<std::int64_t>(
           result.inferences.stored.size() + result.hard_samples.stored.size() + result.health.stored.size());
       if (new_rows > 0) {
