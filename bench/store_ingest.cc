@@ -49,8 +49,6 @@
 //
 // Output: a markdown table on stdout, then the durability settings read back
 // from each database (PRAGMA / SHOW); progress on stderr.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -65,42 +63,20 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "bench/store_bench_db.h"
 #include "ml/dataset.h"
-#include "server/store/sql.h"
 #include "server/store/store.h"
-#include "tests/support/postgres_server.h"
 
 namespace {
 
 using namespace edgefleet;
+using namespace edgefleet::storebench;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// Thrown by Die, caught in main after the databases and servers are gone.
-struct Failure {
-  std::string why;
-};
-
-[[noreturn]] void Die(const std::string& why) { throw Failure{why}; }
-
-template <typename T>
-T Must(common::Expected<T> value, const std::string& what) {
-  if (!value.ok()) Die(what + ": " + value.error().ToString());
-  return std::move(value).value();
-}
-
-void Must(common::Expected<void> value, const std::string& what) {
-  if (!value.ok()) Die(what + ": " + value.error().ToString());
-}
-
-void Check(bool ok, const std::string& what) {
-  if (!ok) Die("verification failed: " + what);
-}
 
 struct Options {
   std::vector<std::string> backends{"sqlite", "postgres", "postgres-durable"};
@@ -196,63 +172,7 @@ sync::InferenceRow MakeInferenceRow(int device, std::int64_t seq) {
   return r;
 }
 
-// ---- back ends ------------------------------------------------------------------------
-
-// Hands out fresh, empty databases of one back end.
-class Databases {
- public:
-  virtual ~Databases() = default;
-  virtual std::string Create() = 0;
-};
-
-class SqliteDatabases : public Databases {
- public:
-  SqliteDatabases() {
-    std::string tmpl = (fs::temp_directory_path() / "edgefleet-bench-store-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp failed");
-    dir_ = tmpl;
-  }
-  ~SqliteDatabases() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  // Removes the previous database (its store is closed by then): the disk
-  // holds one measurement's rows at a time.
-  std::string Create() override {
-    if (count_ > 0) {
-      const std::string previous = (dir_ / ("bench-" + std::to_string(count_) + ".db")).string();
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::error_code ec;
-        fs::remove(previous + suffix, ec);
-      }
-    }
-    return "sqlite:" + (dir_ / ("bench-" + std::to_string(++count_) + ".db")).string();
-  }
-
- private:
-  fs::path dir_;
-  int count_ = 0;
-};
-
-class PostgresDatabases : public Databases {
- public:
-  explicit PostgresDatabases(bool durable) {
-    testsupport::PostgresServerOptions options;
-    options.durable = durable;
-    server_ = Must(testsupport::PostgresServer::Start(options), "starting PostgreSQL");
-  }
-  ~PostgresDatabases() override {
-    auto stopped = server_->Stop();
-    if (!stopped.ok()) std::fprintf(stderr, "stopping PostgreSQL: %s\n", stopped.error().ToString().c_str());
-  }
-  std::string Create() override {
-    return Must(server_->CreateDatabase("bench_" + std::to_string(++count_)), "CREATE DATABASE");
-  }
-
- private:
-  std::unique_ptr<testsupport::PostgresServer> server_;
-  int count_ = 0;
-};
+// ---- back ends (bench/store_bench_db.h) ------------------------------------------------
 
 // A migrated store on a fresh database with `devices` devices.
 struct Fresh {
@@ -270,49 +190,6 @@ Fresh OpenFresh(Databases& dbs, int devices) {
   return f;
 }
 
-std::int64_t CountRows(const std::string& url, const std::string& table) {
-  auto backend = Must(store::sql::MakeBackend(url, {}), "raw backend");
-  auto conn = Must(backend->Connect(), "raw connection");
-  Must(conn->Begin(store::sql::TxnKind::kRead), "BEGIN");
-  const auto rows = Must(conn->Query("SELECT count(*) FROM " + table, {}), "count " + table);
-  Must(conn->Commit(), "COMMIT");
-  Check(rows.size() == 1 && rows[0].cells.size() == 1, "count(*) returned one cell");
-  store::sql::RowReader reader(rows[0]);
-  const std::int64_t n = reader.Int(0);
-  Must(reader.status(), "count(*) cell");
-  return n;
-}
-
-// The durability settings in effect, read back from the database (not what
-// we asked for): SQLite's journal mode and synchronous level on a store
-// connection; PostgreSQL's fsync, synchronous_commit and full_page_writes.
-std::string ReadDurability(const std::string& url) {
-  auto backend = Must(store::sql::MakeBackend(url, {}), "raw backend");
-  auto conn = Must(backend->Connect(), "raw connection");
-  auto text = [&conn](const std::string& sql) {
-    const auto rows = Must(conn->Query(sql, {}), sql);
-    Check(rows.size() == 1 && rows[0].cells.size() == 1, sql + " returns one cell");
-    const store::sql::Value& v = rows[0].cells[0];
-    if (const auto* s = std::get_if<std::string>(&v)) return *s;
-    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-    Die(sql + " returned neither text nor an integer");
-  };
-  Must(conn->Begin(store::sql::TxnKind::kRead), "BEGIN");
-  std::string out;
-  if (backend->name() == "sqlite") {
-    static const char* const kLevels[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
-    const std::string level = text("PRAGMA synchronous");
-    const int n = std::atoi(level.c_str());
-    out = "journal_mode=" + text("PRAGMA journal_mode") +
-          ", synchronous=" + (n >= 0 && n <= 3 ? kLevels[n] : level);
-  } else {
-    out = "fsync=" + text("SHOW fsync") + ", synchronous_commit=" + text("SHOW synchronous_commit") +
-          ", full_page_writes=" + text("SHOW full_page_writes");
-  }
-  Must(conn->Commit(), "COMMIT");
-  return out;
-}
-
 // ---- measurements -----------------------------------------------------------------------
 
 struct Result {
@@ -325,11 +202,21 @@ struct Result {
   double cpu_seconds = 0;   // the calling threads' CPU time in the store calls (SQLite's work; not PostgreSQL's)
 };
 
-// The calling thread's CPU time (user + system), seconds.
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+// Runs a store call, adding its wall time to `seconds` and the calling
+// thread's CPU time (user + system) to `cpu_seconds`; returns its result.
+template <typename Call>
+auto Timed(double& seconds, double& cpu_seconds, Call call) {
+  const auto thread_cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  };
+  const auto start = Clock::now();
+  const double cpu = thread_cpu();
+  auto result = call();
+  cpu_seconds += thread_cpu() - cpu;
+  seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
 }
 
 bool Enough(const Options& o, double seconds, std::int64_t records) {
@@ -365,11 +252,7 @@ Result MeasureEscalations(Databases& dbs, const Options& o, std::size_t batch_si
   std::int64_t last_id = 0;
   while (!Enough(o, r.seconds, r.records)) {
     const auto& b = batches[static_cast<std::size_t>(r.batches) % ring];
-    const auto start = Clock::now();
-    const double cpu = ThreadCpuSeconds();
-    auto ids = f.store->InsertEscalations(b);
-    r.cpu_seconds += ThreadCpuSeconds() - cpu;
-    r.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    auto ids = Timed(r.seconds, r.cpu_seconds, [&] { return f.store->InsertEscalations(b); });
     const std::vector<std::int64_t> got = Must(std::move(ids), "InsertEscalations");
     Check(got.size() == b.size(), "InsertEscalations returned one id per row");
     for (const std::int64_t id : got) {
@@ -476,11 +359,8 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
       c.next_seq[k] += static_cast<std::int64_t>(batch_size);
       const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
       for (const auto& row : batch.inferences) c.fallbacks += row.fallback ? 1 : 0;
-      const auto start = Clock::now();
-      const double cpu = ThreadCpuSeconds();
-      auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
-      c.cpu_seconds += ThreadCpuSeconds() - cpu;
-      c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      auto result =
+          Timed(c.seconds, c.cpu_seconds, [&] { return f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms); });
       const sync::IngestResult got = Must(std::move(result), "IngestBatch");
       Check(got.inferences.stored.size() == batch_size && got.inferences.already_present.empty(),
             "a new batch is acknowledged as all stored");
@@ -513,11 +393,8 @@ std::vector<Result> MeasureSync(Databases& dbs, const Options& o, std::size_t ba
     while (!c.sent.empty() && !enough(c, started)) {
       const SentBatch& s = c.sent[static_cast<std::size_t>(c.batches) % c.sent.size()];
       const sync::SyncBatch batch = BuildSyncBatch(s, batch_size);
-      const auto start = Clock::now();
-      const double cpu = ThreadCpuSeconds();
-      auto result = f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms);
-      c.cpu_seconds += ThreadCpuSeconds() - cpu;
-      c.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+      auto result =
+          Timed(c.seconds, c.cpu_seconds, [&] { return f.store->IngestBatch(DeviceId(s.device), batch, ++received_ms); });
       const sync::IngestResult got = Must(std::move(result), "IngestBatch (re-send)");
       Check(got.inferences.already_present.size() == batch_size && got.inferences.stored.empty(),
             "a re-sent batch is acknowledged as all already present");
@@ -675,9 +552,9 @@ int main(int argc, char** argv) {
       b.name = name;
       b.label = name == "sqlite" ? "sqlite" : name == "postgres" ? "postgres, fsync off" : "postgres, fsync on";
       if (name == "sqlite") {
-        b.dbs = std::make_unique<SqliteDatabases>();
+        b.dbs = MakeSqliteDatabases();
       } else {
-        b.dbs = std::make_unique<PostgresDatabases>(name == "postgres-durable");
+        b.dbs = MakePostgresDatabases(name == "postgres-durable");
       }
       b.durability = ReadDurability(b.dbs->Create());
       std::fprintf(stderr, "%s: %s\n", name.c_str(), b.durability.c_str());
