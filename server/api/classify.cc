@@ -29,19 +29,21 @@ bool NumberOf(simdjson::dom::element el, double* out) {
   }
 }
 
+// model_version given as a string of digits (both parsers).
+std::optional<std::int64_t> VersionText(std::string_view text) {
+  auto parsed = ParseInteger(text, "model_version", 0, std::numeric_limits<std::int64_t>::max());
+  if (!parsed.ok()) return std::nullopt;
+  return parsed.value();
+}
+
 std::optional<std::int64_t> VersionOf(simdjson::dom::element el) {
   std::int64_t v = 0;
   if (el.type() == simdjson::dom::element_type::INT64) {
     if (el.get_int64().get(v) || v < 0) return std::nullopt;
     return v;
   }
-  if (el.type() == simdjson::dom::element_type::STRING) {
-    std::string_view s;
-    if (el.get_string().get(s)) return std::nullopt;
-    auto parsed = ParseInteger(s, "model_version", 0, std::numeric_limits<std::int64_t>::max());
-    if (!parsed.ok()) return std::nullopt;
-    return parsed.value();
-  }
+  std::string_view s;
+  if (el.type() == simdjson::dom::element_type::STRING && !el.get_string().get(s)) return VersionText(s);
   return std::nullopt;
 }
 
@@ -207,7 +209,6 @@ std::optional<ClassifyRequest> ParseDom(std::string_view body, std::string_view 
   return std::nullopt;
 }
 
-
 // A number of at most 19 digits, which On-Demand reads as the DOM parser
 // does. simdjson 3.0.1's On-Demand get_double misreads longer ones (a
 // 119-digit 0.0155...5 came back as 0; found by api_request_fuzz): those
@@ -262,8 +263,7 @@ std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_
       // Below 1e18: an integer literal has at most 18 digits (the DOM
       // parser refuses integers beyond 64 bits).
       if (!FewDigits(value.raw_json_token()) || value.get_double().get(out.edge_mse) ||
-          !std::isfinite(out.edge_mse) || out.edge_mse < 0 ||
-          out.edge_mse >= 1e18) {
+          !std::isfinite(out.edge_mse) || out.edge_mse < 0 || out.edge_mse >= 1e18) {
         return std::nullopt;
       }
     } else if (key == "model_version" && !have_version) {
@@ -275,9 +275,9 @@ std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_
       } else if (type == simdjson::ondemand::json_type::string) {
         std::string_view text;
         if (value.get_string().get(text)) return std::nullopt;
-        auto parsed = ParseInteger(text, "model_version", 0, std::numeric_limits<std::int64_t>::max());
-        if (!parsed.ok()) return std::nullopt;
-        out.model_version = parsed.value();
+        const auto version = VersionText(text);
+        if (!version) return std::nullopt;
+        out.model_version = *version;
       } else {
         return std::nullopt;
       }

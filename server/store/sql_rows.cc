@@ -25,6 +25,21 @@ Bytes EncodeFloats(const std::vector<float>& values) {
   }
 }
 
+Expected<std::vector<float>> DecodeFloats(const Bytes& bytes) {
+  if (bytes.size() != kWindowValues * 4) {
+    return Error(ErrorCode::kCorrupt,
+                 "stored window has " + std::to_string(bytes.size()) + " bytes, not " +
+                     std::to_string(kWindowValues * 4));
+  }
+  std::vector<float> out(kWindowValues);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint32_t bits = 0;
+    for (std::size_t b = 0; b < 4; ++b) bits |= std::uint32_t{bytes[i * 4 + b]} << (8 * b);
+    out[i] = std::bit_cast<float>(bits);
+  }
+  return out;
+}
+
 namespace {
 Value Flag(bool v) { return std::int64_t{v ? 1 : 0}; }
 }  // namespace
@@ -47,21 +62,6 @@ void AppendValues(std::string_view device, std::int64_t received_ms, const HardS
 void AppendValues(std::string_view device, std::int64_t received_ms, const HealthRow& r, std::vector<Value>& out) {
   out.insert(out.end(), {std::string(device), r.seq, r.model_version, r.period_start_ms, r.period_end_ms,
                          r.stats_json, received_ms});
-}
-
-Expected<std::vector<float>> DecodeFloats(const Bytes& bytes) {
-  if (bytes.size() != kWindowValues * 4) {
-    return Error(ErrorCode::kCorrupt,
-                 "stored window has " + std::to_string(bytes.size()) + " bytes, not " +
-                     std::to_string(kWindowValues * 4));
-  }
-  std::vector<float> out(kWindowValues);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint32_t bits = 0;
-    for (std::size_t b = 0; b < 4; ++b) bits |= std::uint32_t{bytes[i * 4 + b]} << (8 * b);
-    out[i] = std::bit_cast<float>(bits);
-  }
-  return out;
 }
 
 Expected<Device> ReadDevice(const Row& row) {
