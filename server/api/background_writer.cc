@@ -325,6 +325,14 @@ void BackgroundWriter::AppendToLog(const std::vector<std::string>& lines, const 
     Inc(metrics_.escalation_log_errors);
     return;
   }
+  if (appended->became_buffered) {
+    spdlog::info("escalation log {}: the filesystem refused a direct write; ordinary (buffered) writes from now on",
+                 options_.log_path);
+  }
+  if (!appended->rotate_error.empty()) {
+    spdlog::error("escalation log: rotating: {}", appended->rotate_error);
+    Inc(metrics_.escalation_log_errors);
+  }
   if (!appended->rotated_to.empty()) {
     Inc(metrics_.escalation_log_rotations);
     spdlog::info("escalation log rotated to {}", appended->rotated_to);

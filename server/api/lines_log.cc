@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <new>
 #include <vector>
 
 #include "common/file.h"
@@ -130,7 +131,13 @@ Expected<LinesLog::Appended> LinesLog::Append(std::span<const std::string_view> 
   for (const std::string_view p : pieces) bytes += p.size();
   Appended out;
   if (size_ > 0 && size_ + bytes > options_.rotate_bytes) {
-    EDGEFLEET_ASSIGN_OR_RETURN(out.rotated_to, Rotate());
+    auto rotated = Rotate();
+    if (rotated.ok()) {
+      out.rotated_to = std::move(rotated).value();
+    } else {
+      out.rotate_error = rotated.error().ToString();
+      if (fd_ < 0) EDGEFLEET_RETURN_IF_ERROR(OpenFile());
+    }
   }
   if (bytes == 0) return out;
   if (direct_) {
@@ -142,6 +149,7 @@ Expected<LinesLog::Appended> LinesLog::Append(std::span<const std::string_view> 
     // EINVAL: this filesystem takes O_DIRECT at open but not these writes.
     ::close(fd_);
     direct_refused_ = true;
+    out.became_buffered = true;
     EDGEFLEET_RETURN_IF_ERROR(OpenFile());
   }
   EDGEFLEET_RETURN_IF_ERROR(AppendBuffered(pieces));

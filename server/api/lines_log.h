@@ -18,7 +18,9 @@
 //
 // Rotation: before a batch would grow a non-empty file past rotate_bytes,
 // the file is renamed to <stem>-<UTC time>[-n]<extension> beside it, its
-// directory fsynced, and a new file started.
+// directory fsynced, and a new file started. A rotation that fails does not
+// stop the log: the batch goes to the current file, and the next batch tries
+// again.
 //
 // Durability: with fsync, every Append ends with fdatasync (the data, the
 // length, the device's cache). Without, the bytes are still written before
@@ -47,7 +49,10 @@ class LinesLog {
     bool direct = true;  // false: ordinary buffered appends
   };
   struct Appended {
-    std::string rotated_to;  // the old file's new name when this append rotated; "" otherwise
+    std::string rotated_to;    // the old file's new name when this append rotated; "" otherwise
+    std::string rotate_error;  // why a rotation this append needed failed (the lines went to the
+                               // current file instead); "" otherwise
+    bool became_buffered = false;  // the filesystem refused a direct write: buffered from now on
   };
 
   // Creates the directory and the file if needed; appends after what is there.

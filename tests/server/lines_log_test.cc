@@ -125,6 +125,22 @@ TEST_P(LinesLogTest, RotatesBeforeAFileWouldGrowPastTheLimitAndSplitsNoLine) {
   EXPECT_EQ(all, expected);
 }
 
+// A rotation that fails (here: the file was removed from under the log, so
+// there is nothing to rename) is reported, and the batch is still written.
+TEST_P(LinesLogTest, AFailedRotationIsReportedAndDoesNotStopTheLog) {
+  auto log = Open(4096);
+  ASSERT_NE(log, nullptr);
+  const std::string first = Line(0, 3000);
+  ASSERT_TRUE(log->Append(std::vector<std::string_view>{first}).ok());
+  std::filesystem::remove(path_);
+  const std::string second = Line(1, 3000);
+  auto appended = log->Append(std::vector<std::string_view>{second});
+  ASSERT_TRUE(appended.ok()) << appended.error().ToString();
+  EXPECT_TRUE(appended->rotated_to.empty());
+  EXPECT_FALSE(appended->rotate_error.empty());
+  EXPECT_EQ(log->size(), first.size() + second.size());
+}
+
 INSTANTIATE_TEST_SUITE_P(DirectAndBuffered, LinesLogTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Direct" : "Buffered"; });
 
