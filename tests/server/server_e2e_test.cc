@@ -245,6 +245,41 @@ TEST_F(ServerE2eTest, StopDrainsEveryAnsweredEscalation) {
   EXPECT_EQ(lines, n);
 }
 
+// HTTPS through the real process: `server.tls_cert` and `server.tls_key` from
+// the config file (a self-signed certificate made by the `openssl` CLI), and
+// the seeds' Python clients, unchanged, over https:// with that certificate as
+// their only trusted root (SSL_CERT_FILE): every endpoint, the update manifest's
+// download URL (which must then be https://) and a resumed download included.
+// A plain-HTTP request on the same port gets no HTTP answer.
+TEST(ServerTls, TheSeedsClientsWorkOverHttpsWithASelfSignedCertificate) {
+  TempDir certs;
+  const std::string cert = (certs.path() / "cert.pem").string();
+  const std::string key = (certs.path() / "key.pem").string();
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext "
+                           "subjectAltName=IP:127.0.0.1 -days 1 -keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  ServerProcess server("[server]\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n");
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+
+  const std::string script = std::string(EDGEFLEET_SOURCE_DIR) + "/tests/server/seed_compat.py";
+  const std::string err_file = (server.data() / "compat.err").string();
+  const RunResult r = RunProcess({"/usr/bin/env", "SSL_CERT_FILE=" + cert, "/usr/bin/python3", script, "--url",
+                                  "https://127.0.0.1:" + std::to_string(server.port()), "--token",
+                                  server.device_token(), "--admin-token", server.admin_token(), "--device", "fan-0001",
+                                  "--artifact", server.golden().string(), "--public-key",
+                                  (server.data() / "keys" / "server.pub").string()},
+                                 err_file);
+  std::ifstream err(err_file);
+  EXPECT_EQ(r.exit_code, 0) << r.out << std::string(std::istreambuf_iterator<char>(err), {});
+  EXPECT_NE(r.out.find("seed_compat: all checks passed"), std::string::npos) << r.out;
+
+  RawClient plain(server.port(), 2000);
+  ASSERT_TRUE(plain.Send(Request("GET", "/healthz", "")));
+  EXPECT_FALSE(plain.Read());
+  EXPECT_TRUE(server.Alive());
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
 // The CLI around the server: exit statuses (0, 1 failure, 2 usage), keys that
 // are not overwritten, sign / verify round trips, a tampered artifact refused.
 TEST(ServerCli, SignVerifyAndExitStatuses) {
