@@ -15,12 +15,15 @@
 #include "server/store/store.h"
 #include "tests/server/http_test_client.h"
 #include "tests/server/server_process.h"
+#include "tests/support/postgres_environment.h"
 
 namespace edgefleet::server::testing {
 namespace {
 
 using http::testing::ParsedResponse;
 using http::testing::RawClient;
+
+const auto* const kPostgres = testsupport::PostgresEnvironment::Register();
 
 struct Hostile {
   std::string name;
@@ -155,6 +158,24 @@ long ResidentKb(pid_t pid) {
   return -1;
 }
 
+// tests/server/seed_compat.py (the seeds' Python clients) against `url`,
+// with `env` (NAME=VALUE) added to its environment: it must exit 0 and say
+// that every check passed.
+void ExpectSeedClientsPass(const ServerProcess& server, const std::string& url,
+                           const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {"/usr/bin/env"};
+  argv.insert(argv.end(), env.begin(), env.end());
+  argv.insert(argv.end(), {"/usr/bin/python3", std::string(EDGEFLEET_SOURCE_DIR) + "/tests/server/seed_compat.py",
+                           "--url", url, "--token", server.device_token(), "--admin-token", server.admin_token(),
+                           "--device", "fan-0001", "--artifact", server.golden().string(), "--public-key",
+                           (server.data() / "keys" / "server.pub").string()});
+  const std::string err_file = (server.data() / "compat.err").string();
+  const RunResult r = RunProcess(argv, err_file);
+  std::ifstream err(err_file);
+  EXPECT_EQ(r.exit_code, 0) << r.out << std::string(std::istreambuf_iterator<char>(err), {});
+  EXPECT_NE(r.out.find("seed_compat: all checks passed"), std::string::npos) << r.out;
+}
+
 class ServerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(server_.Start()); }
@@ -215,15 +236,7 @@ TEST_F(ServerE2eTest, SlowHeadersOneByteASecondAreCutOffWith408) {
 }
 
 TEST_F(ServerE2eTest, TheSeedsPythonClientsWorkUnchangedButForTheBearerHeader) {
-  const std::string script = std::string(EDGEFLEET_SOURCE_DIR) + "/tests/server/seed_compat.py";
-  const RunResult r = RunProcess({"/usr/bin/python3", script, "--url", "http://127.0.0.1:" + std::to_string(server_.port()),
-                           "--token", server_.device_token(), "--admin-token", server_.admin_token(), "--device",
-                           "fan-0001", "--artifact", server_.golden().string(), "--public-key",
-                           (server_.data() / "keys" / "server.pub").string()},
-                          (server_.data() / "compat.err").string());
-  std::ifstream err(server_.data() / "compat.err");
-  EXPECT_EQ(r.exit_code, 0) << r.out << std::string(std::istreambuf_iterator<char>(err), {});
-  EXPECT_NE(r.out.find("seed_compat: all checks passed"), std::string::npos) << r.out;
+  ExpectSeedClientsPass(server_, "http://127.0.0.1:" + std::to_string(server_.port()));
 }
 
 TEST_F(ServerE2eTest, StopDrainsEveryAnsweredEscalation) {
@@ -261,23 +274,40 @@ TEST(ServerTls, TheSeedsClientsWorkOverHttpsWithASelfSignedCertificate) {
   ServerProcess server("[server]\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n");
   ASSERT_NO_FATAL_FAILURE(server.Start());
 
-  const std::string script = std::string(EDGEFLEET_SOURCE_DIR) + "/tests/server/seed_compat.py";
-  const std::string err_file = (server.data() / "compat.err").string();
-  const RunResult r = RunProcess({"/usr/bin/env", "SSL_CERT_FILE=" + cert, "/usr/bin/python3", script, "--url",
-                                  "https://127.0.0.1:" + std::to_string(server.port()), "--token",
-                                  server.device_token(), "--admin-token", server.admin_token(), "--device", "fan-0001",
-                                  "--artifact", server.golden().string(), "--public-key",
-                                  (server.data() / "keys" / "server.pub").string()},
-                                 err_file);
-  std::ifstream err(err_file);
-  EXPECT_EQ(r.exit_code, 0) << r.out << std::string(std::istreambuf_iterator<char>(err), {});
-  EXPECT_NE(r.out.find("seed_compat: all checks passed"), std::string::npos) << r.out;
+  ExpectSeedClientsPass(server, "https://127.0.0.1:" + std::to_string(server.port()), {"SSL_CERT_FILE=" + cert});
 
   RawClient plain(server.port(), 2000);
   ASSERT_TRUE(plain.Send(Request("GET", "/healthz", "")));
   EXPECT_FALSE(plain.Read());
   EXPECT_TRUE(server.Alive());
   EXPECT_EQ(server.Stop(), 0) << server.Log();
+}
+
+// The same clients against the server on PostgreSQL (a throwaway server from
+// tests/support, a fresh database): the CLI and the server both given
+// `--db postgresql://...`. Afterwards the database holds what the clients
+// caused (the escalations, matching the device's counter and the log) and no
+// SQLite file was made.
+TEST(ServerPostgres, TheSeedsClientsWorkWithTheStoreOnPostgresql) {
+  auto pg = testsupport::PostgresEnvironment::Get()->Server();
+  ASSERT_TRUE(pg.ok()) << pg.error().ToString();
+  auto url = (*pg)->CreateDatabase("server_e2e");
+  ASSERT_TRUE(url.ok()) << url.error().ToString();
+  ServerProcess server("[escalations]\nbatch_interval_ms = 5\n", *url);
+  ASSERT_NO_FATAL_FAILURE(server.Start());
+  ExpectSeedClientsPass(server, "http://127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(server.Stop(), 0) << server.Log();
+
+  auto store = store::OpenStore(*url);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  const std::int64_t escalations = (*store)->CountEscalations({}).value();
+  EXPECT_GT(escalations, 0);
+  EXPECT_EQ((*store)->GetDevice("fan-0001").value().counters.escalations, escalations);
+  std::ifstream log(server.data() / "escalations" / "escalations.jsonl");
+  std::int64_t lines = 0;
+  for (std::string line; std::getline(log, line);) ++lines;
+  EXPECT_EQ(lines, escalations);
+  EXPECT_FALSE(std::filesystem::exists(server.data() / "edgefleet.db"));
 }
 
 // The CLI around the server: exit statuses (0, 1 failure, 2 usage), keys that

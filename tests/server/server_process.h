@@ -17,6 +17,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/server/api_fixture.h"
@@ -68,8 +69,10 @@ inline std::string Trimmed(std::string s) {
 
 class ServerProcess {
  public:
-  // Prepares the data dir; `config_toml` is written as DIR/server.toml.
-  explicit ServerProcess(const std::string& config_toml = "") {
+  // Prepares the data dir; `config_toml` is written as DIR/server.toml. With
+  // `db` (a `postgresql://` URL, say), the CLI and the server use that
+  // database instead of DIR/data/edgefleet.db.
+  explicit ServerProcess(const std::string& config_toml = "", std::string db = "") : db_(std::move(db)) {
     const auto& models = api::testing::TrainedModels();
     data_ = dir_.path() / "data";
     std::filesystem::create_directories(data_);
@@ -93,6 +96,7 @@ class ServerProcess {
     args.insert(args.begin(), EDGEFLEET_BIN);
     args.push_back("--data-dir");
     args.push_back(data_.string());
+    if (!db_.empty()) args.insert(args.end(), {"--db", db_});
     return RunProcess(args, err_);
   }
 
@@ -105,6 +109,7 @@ class ServerProcess {
     std::vector<std::string> argv = {EDGEFLEET_BIN, "server",      "--data-dir", data_.string(), "--port", "0",
                                      "--bind",      "127.0.0.1",   "--config",   config_.string(),
                                      "--port-file", port_file,     "--threads",  "2"};
+    if (!db_.empty()) argv.insert(argv.end(), {"--db", db_});
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -166,6 +171,7 @@ class ServerProcess {
   TempDir dir_;
   std::filesystem::path data_, golden_, config_;
   std::string err_;
+  std::string db_;
   std::string device_token_, other_token_, admin_token_;
   pid_t pid_ = 0;
   std::uint16_t port_ = 0;
