@@ -58,5 +58,5 @@ printf '%s ' "$(grep -o 'rps=[0-9.]* p50_ms=[0-9.]* p99_ms=[0-9.]* errors=[0-9]*
 awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v r="$requests" -v hz="$hz" \
   'BEGIN { printf "server_cpu_us_per_request user=%.1f sys=%.1f total=%.1f\n", u*1e6/hz/r, s*1e6/hz/r, (u+s)*1e6/hz/r }'
 join <(echo "$threads0") <(echo "$threads1") |
-  awk -v r="$requests" -v hz="$(getconf CLK_TCK)" \
+  awk -v r="$requests" -v hz="$hz" \
     '{ printf "%s%s=%.1f", (NR > 1 ? " " : "by_thread_us_per_request "), $1, ($3 - $2) * 1e6 / hz / r } END { print "" }'

@@ -37,36 +37,36 @@ done
 
 source "$here/bench/bench_server.sh"
 tmp="$(mktemp -d)"
+peer_dir=""  # as root: the artifact's world-readable copy for compare.py's references (below)
 data="${keep:-$tmp/data}"
 pid=""
 cleanup() {
   bench_server_stop
-  rm -rf "$tmp"
+  rm -rf "$tmp" ${peer_dir:+"$peer_dir"}
 }
 trap cleanup EXIT
 bench_server_start "$bin" "$data" "${models:-$tmp/models}" "$tmp" "$threads"
 echo "server pid $pid on port $port, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=, read -r -a conn_list <<< "$conns"
-# compare.py runs unchanged; its wrk() is wrapped at import so that every
-# single run (target, seed-fastapi and nginx alike) is also printed, as a
-# "run" line before the table row: the references' own p99 in the same
-# minutes is the floor the target's p99 is read against.
 # compare.py's nginx serves --artifact out of a mkdtemp directory (mode 0700).
 # Run as root, nginx's workers (user nobody) cannot read it and answer every
 # /model/download with 403: nginx's download figure would be that of an error
 # page (compare.py counts them as its errors). So as root, compare.py and the
 # references run as nobody (setpriv keeps this shell's open-files limit, which
-# wrk needs at 1,024 connections), with a world-readable copy of the artifact.
+# wrk needs at 1,024 connections), given a world-readable copy of the artifact
+# in a directory of its own (the data dir, keys included, stays private).
 as_peer=()
 if [[ "$(id -u)" == 0 ]]; then
   as_peer=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
-  shared_artifact="$tmp/peer-artifact/model.efm"
-  mkdir -p "$(dirname "$shared_artifact")"
-  cp "$artifact" "$shared_artifact"
-  chmod 755 "$tmp" "$(dirname "$shared_artifact")"
-  chmod 644 "$shared_artifact"
-  artifact="$shared_artifact"
+  peer_dir="$(mktemp -d)"
+  chmod 755 "$peer_dir"
+  install -m 644 "$artifact" "$peer_dir/model.efm"
+  artifact="$peer_dir/model.efm"
 fi
+# compare.py runs unchanged; its wrk() is wrapped at import so that every
+# single run (target, seed-fastapi and nginx alike) is also printed, as a
+# "run" line before the table row: the references' own p99 in the same
+# minutes is the floor the target's p99 is read against.
 run_compare() {
   "${as_peer[@]}" /usr/bin/python3 - "$compare" "$@" <<'PY'
 import importlib.util, sys, urllib.request

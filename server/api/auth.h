@@ -17,9 +17,8 @@
 // A success is cached for the life of the process, in both caches: the
 // store has no way to revoke a token yet, so none is ever invalidated
 // (docs/operations.md); revocation would have to clear the per-thread
-// caches too. A
-// failure is not cached; at most one reload per refresh_ms bounds what wrong
-// tokens cost.
+// caches too. A failure is not cached; at most one reload per refresh_ms
+// bounds what wrong tokens cost.
 //
 // Tokens are also accepted as the password of HTTP Basic auth (any user
 // name), so a browser can open the admin-only fleet page.

@@ -1,23 +1,17 @@
-#include "common/this_thread.h"
 #include "server/api/background_writer.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
-#include <ctime>
-#include <filesystem>
 #include <vector>
 
-#include "common/file.h"
+#include "common/this_thread.h"
 
 namespace edgefleet::server::api {
 namespace {
@@ -134,12 +128,12 @@ Expected<std::unique_ptr<BackgroundWriter>> BackgroundWriter::Start(store::Store
                                                    clock));
     if (!log->direct()) spdlog::info("escalation log {}: ordinary (buffered) writes", options.log_path);
   }
-  return std::unique_ptr<BackgroundWriter>(new BackgroundWriter(store, clock, options, metrics, std::move(log)));
+  return std::unique_ptr<BackgroundWriter>(new BackgroundWriter(store, options, metrics, std::move(log)));
 }
 
-BackgroundWriter::BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options,
-                                   ApiMetrics& metrics, std::unique_ptr<LinesLog> log)
-    : store_(store), clock_(clock), options_(options), metrics_(metrics), log_(std::move(log)) {
+BackgroundWriter::BackgroundWriter(store::Store& store, const WriterOptions& options, ApiMetrics& metrics,
+                                   std::unique_ptr<LinesLog> log)
+    : store_(store), options_(options), metrics_(metrics), log_(std::move(log)) {
   thread_ = std::thread([this] {
     common::NameThisThread("ef-writer");
     Run();

@@ -113,7 +113,7 @@ class BackgroundWriter {
   std::size_t depth() const;
 
  private:
-  BackgroundWriter(store::Store& store, const Clock& clock, const WriterOptions& options, ApiMetrics& metrics,
+  BackgroundWriter(store::Store& store, const WriterOptions& options, ApiMetrics& metrics,
                    std::unique_ptr<LinesLog> log);
   void Run();
   struct Pending {
@@ -126,7 +126,6 @@ class BackgroundWriter {
   void WriteReports(std::map<std::string, store::DeviceReport>& reports);
 
   store::Store& store_;
-  const Clock& clock_;
   WriterOptions options_;
   ApiMetrics& metrics_;
   std::unique_ptr<LinesLog> log_;  // null: no log

@@ -152,7 +152,7 @@ Expected<LinesLog::Appended> LinesLog::Append(std::span<const std::string_view> 
     out.became_buffered = true;
     EDGEFLEET_RETURN_IF_ERROR(OpenFile());
   }
-  EDGEFLEET_RETURN_IF_ERROR(AppendBuffered(pieces));
+  EDGEFLEET_RETURN_IF_ERROR(AppendBuffered(pieces, bytes));
   return out;
 }
 
@@ -188,14 +188,10 @@ Expected<void> LinesLog::AppendDirect(std::span<const std::string_view> pieces, 
   return common::Ok();
 }
 
-Expected<void> LinesLog::AppendBuffered(std::span<const std::string_view> pieces) {
+Expected<void> LinesLog::AppendBuffered(std::span<const std::string_view> pieces, std::uint64_t bytes) {
   std::vector<iovec> iov;
   iov.reserve(pieces.size());
-  std::uint64_t bytes = 0;
-  for (const std::string_view p : pieces) {
-    iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
-    bytes += p.size();
-  }
+  for (const std::string_view p : pieces) iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
   if (!WriteAllVector(fd_, iov)) return ErrnoError(errno, "cannot write", options_.path);
   if (options_.fsync && ::fdatasync(fd_) != 0) return ErrnoError(errno, "cannot fdatasync", options_.path);
   size_ += bytes;

@@ -12,9 +12,9 @@
 // back to its length. A process killed between the write and the cut leaves
 // blank lines at the end (readers of JSON lines skip them), never a partial
 // line (a direct write, like a buffered one, is not torn by a signal; a
-// power loss before the fdatasync may lose or tear the batch either way). A filesystem that refuses O_DIRECT (EINVAL at
-// open or at the first write) gets ordinary appends instead, and so does
-// Options::direct = false.
+// power loss before the fdatasync may lose or tear the batch either way). A
+// filesystem that refuses O_DIRECT (EINVAL at open or at the first write)
+// gets ordinary appends instead, and so does Options::direct = false.
 //
 // Rotation: before a batch would grow a non-empty file past rotate_bytes,
 // the file is renamed to <stem>-<UTC time>[-n]<extension> beside it, its
@@ -74,7 +74,7 @@ class LinesLog {
   common::Expected<void> OpenFile();
   common::Expected<std::string> Rotate();
   common::Expected<void> AppendDirect(std::span<const std::string_view> pieces, std::uint64_t bytes);
-  common::Expected<void> AppendBuffered(std::span<const std::string_view> pieces);
+  common::Expected<void> AppendBuffered(std::span<const std::string_view> pieces, std::uint64_t bytes);
   void Reserve(std::uint64_t bytes);  // the aligned buffer holds at least `bytes`
 
   Options options_;
