@@ -410,8 +410,15 @@ CREATE TABLE health_stats (
 );
 )sql";
 
+// The column SQLite's version 2 adds (there, windows go to a file beside the
+// database); here every window stays in its row and features_at is NULL.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE escalations ADD COLUMN features_at BIGINT CHECK (features_at IS NULL OR features_at >= 0);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "devices, admin tokens, models, escalations, update status, synced rows", kSchemaV1},
+    {2, "escalations.features_at (always NULL on PostgreSQL)", kSchemaV2},
 };
 
 class PostgresBackend final : public Backend {

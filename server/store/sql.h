@@ -125,6 +125,9 @@ class Backend {
   // go several to an INSERT. SQLite runs in-process, where one row per
   // statement without RETURNING measured cheaper (docs/BENCHMARKS.md).
   virtual bool statements_are_round_trips() const = 0;
+  // Where escalation windows are kept out of their rows (window_file.h), or
+  // "" to keep them in the rows (PostgreSQL, an in-memory SQLite database).
+  virtual std::string windows_path() const { return {}; }
 };
 
 // The back end named by a store URL (see OpenStore), not yet migrated.

@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "server/store/window_file.h"
+
 namespace edgefleet::store::sql {
 
 using common::Error;
@@ -44,9 +46,10 @@ namespace {
 Value Flag(bool v) { return std::int64_t{v ? 1 : 0}; }
 }  // namespace
 
-void AppendValues(const Escalation& e, std::vector<Value>& out) {
-  out.insert(out.end(), {e.device_id, e.received_ms, EncodeFloats(e.features), e.edge_mse, e.model_version,
-                         e.cloud_mse, e.label, e.confidence});
+void AppendValues(const Escalation& e, std::optional<std::int64_t> features_at, std::vector<Value>& out) {
+  out.insert(out.end(), {e.device_id, e.received_ms, features_at ? Bytes{} : EncodeFloats(e.features), e.edge_mse,
+                         e.model_version, e.cloud_mse, e.label, e.confidence,
+                         features_at ? Value{*features_at} : Value{Null{}}});
 }
 
 void AppendValues(std::string_view device, std::int64_t received_ms, const InferenceRow& r, std::vector<Value>& out) {
@@ -112,7 +115,7 @@ Expected<Model> ReadModel(const Row& row) {
   return m;
 }
 
-Expected<Escalation> ReadEscalation(const Row& row) {
+Expected<Escalation> ReadEscalation(const Row& row, const WindowFile* windows) {
   RowReader r(row);
   Escalation e;
   e.id = r.Int(0);
@@ -125,8 +128,16 @@ Expected<Escalation> ReadEscalation(const Row& row) {
   e.label = r.Int(7);
   e.confidence = r.Double(8);
   e.archived = r.Int(9) != 0;
+  const std::optional<std::int64_t> features_at = r.OptionalInt(10);
   EDGEFLEET_RETURN_IF_ERROR(r.status());
-  EDGEFLEET_ASSIGN_OR_RETURN(e.features, DecodeFloats(features));
+  if (!features_at) {
+    EDGEFLEET_ASSIGN_OR_RETURN(e.features, DecodeFloats(features));
+  } else if (windows == nullptr) {
+    return Error(ErrorCode::kCorrupt, "escalation " + std::to_string(e.id) +
+                                          " points into a window file, and this database has none");
+  } else {
+    EDGEFLEET_ASSIGN_OR_RETURN(e.features, windows->Read(*features_at));
+  }
   return e;
 }
 

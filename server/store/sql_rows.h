@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "server/store/store.h"
 
 namespace edgefleet::store::sql {
+
+class WindowFile;
 
 // A window as little-endian float32: exact, compact (1,200 bytes), and the
 // same bytes on every host.
@@ -27,7 +30,9 @@ common::Expected<std::vector<float>> DecodeFloats(const Bytes& bytes);
 // cloud_mse, label, confidence); inference_rows, hard_samples and
 // health_stats (device_id, seq, the row's fields in their declaration
 // order, received_ms).
-void AppendValues(const Escalation& e, std::vector<Value>& out);
+// features_at: the window's offset in the window file (the row's features are
+// then an empty blob), or nullopt to keep the window in the row.
+void AppendValues(const Escalation& e, std::optional<std::int64_t> features_at, std::vector<Value>& out);
 void AppendValues(std::string_view device, std::int64_t received_ms, const InferenceRow& r, std::vector<Value>& out);
 void AppendValues(std::string_view device, std::int64_t received_ms, const HardSampleRow& r, std::vector<Value>& out);
 void AppendValues(std::string_view device, std::int64_t received_ms, const HealthRow& r, std::vector<Value>& out);
@@ -43,11 +48,12 @@ inline constexpr std::string_view kModelColumns =
     " status";
 inline constexpr std::string_view kEscalationColumns =
     "id, device_id, received_ms, features, edge_mse, model_version, cloud_mse, label, confidence,"
-    " archived";
+    " archived, features_at";
 
 common::Expected<Device> ReadDevice(const Row& row);
 common::Expected<Model> ReadModel(const Row& row);
-common::Expected<Escalation> ReadEscalation(const Row& row);
+// `windows`: where rows with a features_at read their window (null: none).
+common::Expected<Escalation> ReadEscalation(const Row& row, const WindowFile* windows);
 // id, status, version, error, reported_ms
 common::Expected<UpdateStatusEntry> ReadStatusEntry(const Row& row);
 

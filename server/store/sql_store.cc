@@ -22,6 +22,7 @@
 #include "server/store/sql_insert.h"
 #include "server/store/sql_pool.h"
 #include "server/store/sql_rows.h"
+#include "server/store/window_file.h"
 
 namespace edgefleet::store::sql {
 namespace {
@@ -83,11 +84,33 @@ class SqlStore final : public Store {
   SqlStore(std::unique_ptr<Backend> backend, const StoreOptions& options)
       : backend_(std::move(backend)), pool_(*backend_, options.max_connections) {}
 
-  // Opens the first connection, migrates, and keeps it in the pool.
+  // Opens the first connection, migrates, keeps it in the pool, and opens
+  // (the first time: creates) the window file where the back end has one.
   Expected<void> Init() {
     EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, backend_->Connect());
     EDGEFLEET_RETURN_IF_ERROR(ApplyMigrations(*conn, backend_->migrations()));
     pool_.Adopt(std::move(conn));
+    const std::string path = backend_->windows_path();
+    if (path.empty()) return Ok();
+    // In a write transaction, so that of two processes opening a new
+    // database at once one creates the file and the other finds its id.
+    EDGEFLEET_ASSIGN_OR_RETURN(
+        windows_, Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::unique_ptr<WindowFile>> {
+          EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query("SELECT id FROM window_file", {}));
+          if (!rows.empty()) {
+            RowReader r(rows.front());
+            const std::string id = r.Text(0);
+            EDGEFLEET_RETURN_IF_ERROR(r.status());
+            return WindowFile::Open(path, id);
+          }
+          // No row points into a file yet: (re)create it, then record its id.
+          EDGEFLEET_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> random, common::SecureRandomBytes(16));
+          const std::string id = common::HexEncode(random);
+          EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<WindowFile> file, WindowFile::Create(path, id));
+          const Value params[] = {Text(id)};
+          EDGEFLEET_RETURN_IF_ERROR(c.Execute("INSERT INTO window_file (id) VALUES ($1)", params));
+          return file;
+        }));
     return Ok();
   }
 
@@ -341,6 +364,11 @@ class SqlStore final : public Store {
     }
     static const std::string count =
         "UPDATE devices SET escalations = escalations + $3, " + std::string(kLastSeen) + " WHERE id = $1";
+    // The windows first, durably: a committed row always points to them.
+    std::vector<std::int64_t> offsets;
+    if (windows_) {
+      EDGEFLEET_ASSIGN_OR_RETURN(offsets, windows_->Append(batch));
+    }
     return Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::vector<std::int64_t>> {
       for (const auto& [device, counts] : per_device) {
         const Value params[] = {Text(device), Int(counts.second), Int(counts.first)};
@@ -352,11 +380,14 @@ class SqlStore final : public Store {
       // statement's returned ids, sorted, are its rows' ids in batch order.
       static const MultiRowInsert insert(
           "INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
-          " cloud_mse, label, confidence)",
-          8, "RETURNING id");
+          " cloud_mse, label, confidence, features_at)",
+          9, "RETURNING id");
       std::vector<std::int64_t> ids;
       ids.reserve(batch.size());
-      const auto append = [](const Escalation& e, std::vector<Value>& params) { AppendValues(e, params); };
+      const auto append = [&](const Escalation& e, std::vector<Value>& params) {
+        const auto i = static_cast<std::size_t>(&e - batch.data());
+        AppendValues(e, windows_ ? std::optional<std::int64_t>(offsets[i]) : std::nullopt, params);
+      };
       const auto returned = [&ids](std::size_t n, const Rows& rows) -> Expected<void> {
         if (rows.size() != n) {
           return Error(ErrorCode::kInternal,
@@ -404,7 +435,7 @@ class SqlStore final : public Store {
       std::vector<Escalation> out;
       out.reserve(rows.size());
       for (const Row& row : rows) {
-        EDGEFLEET_ASSIGN_OR_RETURN(Escalation e, ReadEscalation(row));
+        EDGEFLEET_ASSIGN_OR_RETURN(Escalation e, ReadEscalation(row, windows_.get()));
         out.push_back(std::move(e));
       }
       return out;
@@ -677,6 +708,7 @@ class SqlStore final : public Store {
   std::unique_ptr<Backend> backend_;
   Pool pool_;
   std::mutex write_mu_;  // single_writer back ends only
+  std::unique_ptr<WindowFile> windows_;  // null: windows stay in their rows
 };
 
 }  // namespace

@@ -209,7 +209,9 @@ class SqliteConnection final : public Connection {
         // cleared before Run returns.
         rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
       } else if (const auto* b = std::get_if<Bytes>(&v)) {
-        rc = sqlite3_bind_blob64(stmt, index, b->data(), b->size(), SQLITE_STATIC);
+        // An empty vector's data() may be null, which SQLite would bind as NULL.
+        rc = b->empty() ? sqlite3_bind_zeroblob(stmt, index, 0)
+                        : sqlite3_bind_blob64(stmt, index, b->data(), b->size(), SQLITE_STATIC);
       }
       if (rc != SQLITE_OK) return SqliteError(db_, rc, "bind $" + std::to_string(i + 1));
     }
@@ -380,8 +382,20 @@ CREATE TABLE health_stats (
 ) STRICT;
 )sql";
 
+// Escalation windows beside the database (server/store/window_file.h): a
+// row's features_at is its window's offset in "<database>-windows" (its
+// features then an empty blob); NULL for rows whose window is in the row
+// (those of version 1). window_file holds the id the file's header names.
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE escalations ADD COLUMN features_at INTEGER CHECK (features_at IS NULL OR features_at >= 0);
+CREATE TABLE window_file (
+  id TEXT NOT NULL
+) STRICT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "devices, admin tokens, models, escalations, update status, synced rows", kSchemaV1},
+    {2, "escalation windows in a file beside the database", kSchemaV2},
 };
 
 class SqliteBackend final : public Backend {
@@ -396,6 +410,7 @@ class SqliteBackend final : public Backend {
   std::span<const Migration> migrations() const override { return kMigrations; }
   bool single_writer() const override { return true; }
   bool statements_are_round_trips() const override { return false; }
+  std::string windows_path() const override { return path_ == ":memory:" ? std::string() : path_ + "-windows"; }
 
  private:
   std::string path_;
