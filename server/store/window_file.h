@@ -8,9 +8,10 @@
 // and read back once in between; for an escalation the window is 1,200 of
 // its ~1,300 bytes. Measured on the 2-core VM the server is benchmarked on
 // (docs/DECISIONS.md, "Escalation windows beside the database"): the
-// escalation writer's CPU per row fell from 9.0 to 4.9 us with the window out
-// of the row, and /classify served 16% more requests. Here the window is
-// written once, directly (common/append_file.h: O_DIRECT, a batch at a time).
+// escalation writer's CPU per /classify request fell from 8.7 to 4.9 us with
+// the window out of the row, and /classify served 14% more requests. Here the
+// window is written once, directly (common/append_file.h: O_DIRECT, a batch
+// at a time).
 //
 // Format: a 4096-byte header ("edgefleet windows 1\nid <32 hex digits>\n",
 // then zeros), then records at the offsets the rows name, each the window's
