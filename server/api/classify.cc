@@ -9,6 +9,7 @@
 
 #include "server/api/context.h"
 #include "server/api/handler_util.h"
+#include "server/api/number_array.h"
 
 namespace edgefleet::server::api {
 namespace {
@@ -220,7 +221,11 @@ bool FewDigits(std::string_view token) {
 
 // The fast path: exactly the four keys, each once, well formed and in range,
 // nothing after the object. Anything else is nullopt, and ParseDom decides.
-std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_view padded) {
+// With `plain_numbers`, the features are read by ParseNumberArray from the
+// array's text; when it declines (a number it does not read), *declined is
+// set and the caller parses again without it.
+std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_view padded, bool plain_numbers,
+                                             bool* declined) {
   thread_local simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
   if (parser.iterate(padded.data(), padded.size(), padded.size() + simdjson::SIMDJSON_PADDING).get(doc)) {
@@ -244,6 +249,15 @@ std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_
       have_features = true;
       simdjson::ondemand::array array;
       if (value.get_array().get(array)) return std::nullopt;
+      if (plain_numbers) {
+        std::string_view text;
+        if (array.raw_json().get(text)) return std::nullopt;
+        if (!ParseNumberArray(text, out.features, kMaxAbsFeature)) {
+          *declined = true;
+          return std::nullopt;
+        }
+        continue;
+      }
       std::size_t n = 0;
       for (auto element_result : array) {
         simdjson::ondemand::value element;
@@ -304,13 +318,20 @@ bool TooLarge(std::string_view body, http::Response* bad) {
 std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad) {
   if (TooLarge(body, bad)) return std::nullopt;
   const std::string_view padded = Padded(body);
-  if (auto fast = ParseOnDemand(body, padded)) return fast;
+  bool declined = false;
+  if (auto fast = ParseOnDemand(body, padded, true, &declined)) return fast;
+  if (declined) {
+    if (auto fast = ParseOnDemand(body, padded, false, &declined)) return fast;
+  }
   return ParseDom(body, padded, bad);
 }
 
 std::optional<ClassifyRequest> ParseClassifyRequestOnDemand(std::string_view body) {
   if (body.size() > kMaxClassifyBodyBytes) return std::nullopt;
-  return ParseOnDemand(body, Padded(body));
+  const std::string_view padded = Padded(body);
+  bool declined = false;
+  if (auto fast = ParseOnDemand(body, padded, true, &declined)) return fast;
+  return declined ? ParseOnDemand(body, padded, false, &declined) : std::nullopt;
 }
 
 std::optional<ClassifyRequest> ParseClassifyRequestDom(std::string_view body, http::Response* bad) {

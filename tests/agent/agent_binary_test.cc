@@ -79,8 +79,9 @@ TEST(AgentBinary, HelpListsEveryFlagAndBadUsageExitsTwo) {
   // over the file.
   std::ofstream(dir.path() / "a.toml") << "device_id = \"bad/id\"\nbroker = \"\"\n";
   EXPECT_EQ(run({"--config", (dir.path() / "a.toml").string()}), 2);
+  // (The buffer goes into the test's directory, not the working directory.)
   EXPECT_EQ(run({"--config", (dir.path() / "a.toml").string(), "--device-id", "ok", "--model",
-                 (dir.path() / "none.efm").string()}),
+                 (dir.path() / "none.efm").string(), "--buffer", (dir.path() / "buffer.db").string()}),
             1);
   EXPECT_NE(ReadText(dir.path() / "err.log").find("model"), std::string::npos);
 }
