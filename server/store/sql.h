@@ -93,6 +93,12 @@ class Connection {
 
   // True once the connection is unusable (the pool then drops it).
   virtual bool broken() const = 0;
+
+  // The rowid the connection's last INSERT gave its last row (SQLite; see
+  // Backend::ids_without_returning). Other back ends: kInternal.
+  virtual Expected<std::int64_t> LastInsertId() {
+    return Error(ErrorCode::kInternal, "this back end does not report the last inserted id");
+  }
 };
 
 // One step of a schema: applied once, in order, inside the migration
@@ -125,6 +131,11 @@ class Backend {
   // go several to an INSERT. SQLite runs in-process, where one row per
   // statement without RETURNING measured cheaper (docs/BENCHMARKS.md).
   virtual bool statements_are_round_trips() const = 0;
+  // SQLite: the rows of one INSERT into an AUTOINCREMENT table, under the
+  // write lock, get consecutive ids ending at LastInsertId(), and RETURNING
+  // would cost a temporary table per statement; so escalation ids are
+  // computed rather than returned. PostgreSQL: RETURNING.
+  virtual bool ids_without_returning() const { return false; }
   // Where escalation windows are kept out of their rows (window_file.h), or
   // "" to keep them in the rows (PostgreSQL, an in-memory SQLite database).
   virtual std::string windows_path() const { return {}; }

@@ -378,17 +378,26 @@ class SqlStore final : public Store {
       // Ids are assigned in VALUES order (SQLite's AUTOINCREMENT and
       // PostgreSQL's sequence both count up through a statement), so a
       // statement's returned ids, sorted, are its rows' ids in batch order.
-      static const MultiRowInsert insert(
+      // On SQLite, the one writer while the transaction lasts, they are
+      // consecutive and end at the last inserted rowid: no RETURNING there.
+      constexpr std::string_view kInsert =
           "INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
-          " cloud_mse, label, confidence, features_at)",
-          9, "RETURNING id");
+          " cloud_mse, label, confidence, features_at)";
+      static const MultiRowInsert returning(kInsert, 9, "RETURNING id");
+      static const MultiRowInsert plain(kInsert, 9, "");
+      const bool computed = backend_->ids_without_returning();
       std::vector<std::int64_t> ids;
       ids.reserve(batch.size());
       const auto append = [&](const Escalation& e, std::vector<Value>& params) {
         const auto i = static_cast<std::size_t>(&e - batch.data());
         AppendValues(e, windows_ ? std::optional<std::int64_t>(offsets[i]) : std::nullopt, params);
       };
-      const auto returned = [&ids](std::size_t n, const Rows& rows) -> Expected<void> {
+      const auto returned = [&](std::size_t n, const Rows& rows) -> Expected<void> {
+        if (computed) {
+          EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t last, c.LastInsertId());
+          for (std::size_t i = 0; i < n; ++i) ids.push_back(last - static_cast<std::int64_t>(n - 1 - i));
+          return Ok();
+        }
         if (rows.size() != n) {
           return Error(ErrorCode::kInternal,
                        "insert returned " + std::to_string(rows.size()) + " ids for " + std::to_string(n) + " rows");
@@ -402,7 +411,7 @@ class SqlStore final : public Store {
         std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
         return Ok();
       };
-      const Expected<void> inserted = InsertInChunks(c, insert, batch, append, returned);
+      const Expected<void> inserted = InsertInChunks(c, computed ? plain : returning, batch, append, returned);
       EDGEFLEET_RETURN_IF_ERROR(inserted);
       return ids;
     });

@@ -137,6 +137,8 @@ class SqliteConnection final : public Connection {
 
   bool broken() const override { return db_ == nullptr; }
 
+  Expected<std::int64_t> LastInsertId() override { return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_)); }
+
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
 
@@ -410,6 +412,7 @@ class SqliteBackend final : public Backend {
   std::span<const Migration> migrations() const override { return kMigrations; }
   bool single_writer() const override { return true; }
   bool statements_are_round_trips() const override { return false; }
+  bool ids_without_returning() const override { return true; }
   std::string windows_path() const override { return path_ == ":memory:" ? std::string() : path_ + "-windows"; }
 
  private:
