@@ -2,9 +2,6 @@
 // second process on the same file, and surviving kill -9 mid-write.
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +14,7 @@
 #include "common/crypto.h"
 #include "server/store/sql.h"
 #include "server/store/store.h"
+#include "tests/support/reporting_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::store {
@@ -173,14 +171,15 @@ DeviceReport DepthReport(std::int64_t b) {
 }
 
 // Runs in a forked child: ingests batches first, first + 1, ... for ever,
-// writing each batch number to `fd` once IngestBatch has returned
-// (committed), with a millisecond between batches as a syncing device leaves.
-[[noreturn]] void IngestForever(const std::string& url, std::int64_t first, int fd) {
+// reporting each batch number once IngestBatch has returned (committed),
+// with a millisecond between batches as a syncing device leaves.
+template <typename Report>
+[[noreturn]] void IngestForever(const std::string& url, std::int64_t first, Report report) {
   auto store = OpenStore(url);
   if (!store.ok()) ::_exit(3);
   for (std::int64_t b = first;; ++b) {
     if (!(*store)->IngestBatch("dev-1", CrashBatch(b), b).ok()) ::_exit(4);
-    if (::write(fd, &b, sizeof b) != static_cast<ssize_t>(sizeof b)) ::_exit(5);
+    report(b);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -221,15 +220,7 @@ TEST(SqliteCrash, KilledIngestLeavesWholeBatchesAndResumesWithoutDuplicates) {
   std::int64_t resumed_to = 0;
   for (int round = 0; round < 5; ++round) {
     const std::int64_t restart = std::max<std::int64_t>(0, resumed_to - 2);
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
-      IngestForever(url, restart, fds[1]);
-    }
-    ::close(fds[1]);
+    testsupport::ReportingChild child([&](auto report) { IngestForever(url, restart, report); });
     // Let it commit some new batches, while this process writes to the same
     // file too (as the CLI would), then kill it at a random moment.
     auto parent = OpenStore(url).value();
@@ -237,23 +228,15 @@ TEST(SqliteCrash, KilledIngestLeavesWholeBatchesAndResumesWithoutDuplicates) {
     std::int64_t acknowledged = -1;
     int reports = 0;
     while (acknowledged < target) {
-      std::int64_t b = 0;
-      const ssize_t n = ::read(fds[0], &b, sizeof b);
-      ASSERT_EQ(n, static_cast<ssize_t>(sizeof b)) << "the child stopped early";
-      acknowledged = b;
-      if (b % 4 == 0) {
-        const auto reported = parent->RecordDeviceReport("dev-1", DepthReport(b));
+      ASSERT_TRUE(child.Next(&acknowledged)) << "the child stopped early";
+      if (acknowledged % 4 == 0) {
+        const auto reported = parent->RecordDeviceReport("dev-1", DepthReport(acknowledged));
         ASSERT_TRUE(reported.ok()) << reported.error().ToString();
         ++reports;
       }
     }
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 4000));
-    ASSERT_EQ(::kill(child, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << "the child exited with status " << status << " before it was killed";
-    ::close(fds[0]);
+    child.KillNine();
     parent.reset();
     EXPECT_GT(reports, 0);
 

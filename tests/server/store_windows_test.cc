@@ -4,7 +4,6 @@
 // appending at once, and kill -9 in the middle of appending.
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "server/store/sql.h"
 #include "server/store/store.h"
 #include "server/store/window_file.h"
+#include "tests/support/reporting_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace edgefleet::store {
@@ -233,32 +233,19 @@ TEST(SqliteWindows, KillNineWhileAppendingLosesNoAcknowledgedWindow) {
   std::mt19937 rng(20261207);
   std::int64_t next = 0;
   for (int round = 0; round < 4; ++round) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(fds[0]);
+    testsupport::ReportingChild child([&](auto report) {
       auto store = OpenStore(Url(dir));
       if (!store.ok()) ::_exit(3);
       for (std::int64_t b = next;; ++b) {
         if (!(*store)->InsertEscalations(TaggedBatch("dev-1", b, 1 + b % 5)).ok()) ::_exit(4);
-        if (::write(fds[1], &b, sizeof b) != static_cast<ssize_t>(sizeof b)) ::_exit(5);
+        report(b);
       }
-    }
-    ::close(fds[1]);
+    });
     const std::int64_t target = next + 5 + static_cast<std::int64_t>(rng() % 10);
     std::int64_t acknowledged = next - 1;
-    while (acknowledged < target) {
-      ASSERT_EQ(::read(fds[0], &acknowledged, sizeof acknowledged), static_cast<ssize_t>(sizeof acknowledged))
-          << "the child stopped early";
-    }
+    while (acknowledged < target) ASSERT_TRUE(child.Next(&acknowledged)) << "the child stopped early";
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
-    ASSERT_EQ(::kill(child, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
-    ::close(fds[0]);
+    child.KillNine();
 
     auto store = OpenStore(Url(dir)).value();
     const auto all = store->ListEscalations({}, 100'000).value();
