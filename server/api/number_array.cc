@@ -75,6 +75,7 @@ bool ParseNumberArray(std::string_view text, std::span<float> out, double max_ab
       p += n;
       k = n;
       if (n == 8) {
+        if (p > end) return false;  // the next read stays within 8 bytes past the end
         n = LeadingDigits(p, &part);
         if (n == 8) return false;  // more than 16 fraction digits
         m = m * kPow10Int[n] + part;
