@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/crc32.h"
+#include "core/spectrum.h"
 #include "ml/bank_products.h"
 #include "ml/modes.h"
 
@@ -272,6 +273,21 @@ std::vector<std::uint8_t> EncodeCloudModel(const CloudModel& model) {
   return out;
 }
 
+namespace {
+
+// Whether the core's spectrum code takes windows of this shape (an FFT length
+// of 2s, 3s and 5s, axes within its limit): a model it refuses could decode
+// here and then fail every Score (SpectralFeatures aborts on it). Found by
+// the cloud_model fuzz target.
+bool CoreTakesShape(std::uint32_t window_len, std::uint32_t axes) {
+  std::vector<std::uint64_t> memory((core::SpectrumExtractor::RequiredBytes(window_len) + 7) / 8);
+  return core::SpectrumExtractor::Create(window_len, axes, core::WindowFunction::kNone, memory.data(),
+                                         memory.size() * 8)
+      .ok();
+}
+
+}  // namespace
+
 DataResult<CloudModel> DecodeCloudModel(std::span<const std::uint8_t> bytes) {
   using R = DataResult<CloudModel>;
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, 4) != 0) {
@@ -296,7 +312,8 @@ DataResult<CloudModel> DecodeCloudModel(std::span<const std::uint8_t> bytes) {
   std::uint32_t dims = 0;
   std::uint32_t mode_count = 0;
   if (!r.U32(&m.version) || !r.Count(&m.window_len, 256) || m.window_len < 8 || !r.Count(&m.axes, 4) ||
-      m.axes == 0 || !r.Count(&m.neighbours, 1024) || m.neighbours == 0 || !r.F32(&m.threshold) ||
+      m.axes == 0 || !CoreTakesShape(m.window_len, m.axes) || !r.Count(&m.neighbours, 1024) ||
+      m.neighbours == 0 || !r.F32(&m.threshold) ||
       !r.Spectrum(&m.spectrum, m.window_len / 2) || !r.Spectrum(&m.selector.spectrum, m.window_len / 2) ||
       !r.Count(&dims, kMaxDims) || dims != m.axes * m.selector.spectrum.bin_count() ||
       !r.Floats(&m.selector.inv_scale, dims) || !r.Count(&mode_count, kMaxModes) || mode_count == 0) {

@@ -286,6 +286,11 @@ TEST_F(TrainedSubset, DamagedCloudModelsAreRefusedWithASentence) {
   std::memcpy(axes.data() + 16 + 8, &many, 4);  // payload: version, window_len, axes
   refix_crc(axes);
   cases.push_back({"absurd axes", axes, "corrupt"});
+  // A window length whose FFT length (51 = 3 x 17) the core refuses, with
+  // everything else consistent: the model must not decode (Score would abort).
+  CloudModel odd_shape = models_->cloud;
+  odd_shape.window_len = 102;
+  cases.push_back({"a window the core refuses", EncodeCloudModel(odd_shape), "corrupt"});
   auto nan = good;
   const float not_a_number = std::nanf("");
   std::memcpy(nan.data() + 16 + 16, &not_a_number, 4);  // the threshold
