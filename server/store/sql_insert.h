@@ -71,6 +71,35 @@ Expected<void> InsertInChunks(Connection& c, const MultiRowInsert& insert, const
   return common::Ok();
 }
 
+// The ids of the `n` rows one INSERT statement just inserted, appended to
+// `ids` in the statement's VALUES order. Both databases assign ids in VALUES
+// order (SQLite's AUTOINCREMENT, PostgreSQL's sequence), so the statement's
+// RETURNING ids, sorted, are its rows' ids in order. Where the back end gives
+// one statement's rows consecutive ids (`computed`: SQLite, the one writer
+// while the transaction lasts; Backend::ids_without_returning) they are
+// computed back from the last inserted id instead, and the statement needs
+// no RETURNING (a temporary table per statement on SQLite).
+inline Expected<void> AppendInsertedIds(Connection& c, bool computed, std::size_t n, const Rows& rows,
+                                        std::vector<std::int64_t>& ids) {
+  if (computed) {
+    EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t last, c.LastInsertId());
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(last - static_cast<std::int64_t>(n - 1 - i));
+    return common::Ok();
+  }
+  if (rows.size() != n) {
+    return Error(ErrorCode::kInternal,
+                 "insert returned " + std::to_string(rows.size()) + " ids for " + std::to_string(n) + " rows");
+  }
+  const std::size_t first = ids.size();
+  for (const Row& row : rows) {
+    RowReader r(row);
+    ids.push_back(r.Int(0));
+    EDGEFLEET_RETURN_IF_ERROR(r.status());
+  }
+  std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
+  return common::Ok();
+}
+
 // The INSERT of one kind of sync row, "... ON CONFLICT (device_id, seq) DO
 // NOTHING": several rows to a statement with RETURNING seq where statements
 // are round trips (PostgreSQL), else one row to a statement and its change

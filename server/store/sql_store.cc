@@ -94,23 +94,9 @@ class SqlStore final : public Store {
     if (path.empty()) return Ok();
     // In a write transaction, so that of two processes opening a new
     // database at once one creates the file and the other finds its id.
-    EDGEFLEET_ASSIGN_OR_RETURN(
-        windows_, Transact(TxnKind::kWrite, [&](Connection& c) -> Expected<std::unique_ptr<WindowFile>> {
-          EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query("SELECT id FROM window_file", {}));
-          if (!rows.empty()) {
-            RowReader r(rows.front());
-            const std::string id = r.Text(0);
-            EDGEFLEET_RETURN_IF_ERROR(r.status());
-            return WindowFile::Open(path, id);
-          }
-          // No row points into a file yet: (re)create it, then record its id.
-          EDGEFLEET_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> random, common::SecureRandomBytes(16));
-          const std::string id = common::HexEncode(random);
-          EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<WindowFile> file, WindowFile::Create(path, id));
-          const Value params[] = {Text(id)};
-          EDGEFLEET_RETURN_IF_ERROR(c.Execute("INSERT INTO window_file (id) VALUES ($1)", params));
-          return file;
-        }));
+    EDGEFLEET_ASSIGN_OR_RETURN(windows_, Transact(TxnKind::kWrite, [&](Connection& c) {
+                                 return WindowFile::OpenForDatabase(c, path);
+                               }));
     return Ok();
   }
 
@@ -375,11 +361,6 @@ class SqlStore final : public Store {
         EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t changed, c.Execute(count, params));
         if (changed == 0) return DeviceNotFound(device);
       }
-      // Ids are assigned in VALUES order (SQLite's AUTOINCREMENT and
-      // PostgreSQL's sequence both count up through a statement), so a
-      // statement's returned ids, sorted, are its rows' ids in batch order.
-      // On SQLite, the one writer while the transaction lasts, they are
-      // consecutive and end at the last inserted rowid: no RETURNING there.
       constexpr std::string_view kInsert =
           "INSERT INTO escalations (device_id, received_ms, features, edge_mse, model_version,"
           " cloud_mse, label, confidence, features_at)";
@@ -392,24 +373,8 @@ class SqlStore final : public Store {
         const auto i = static_cast<std::size_t>(&e - batch.data());
         AppendValues(e, windows_ ? std::optional<std::int64_t>(offsets[i]) : std::nullopt, params);
       };
-      const auto returned = [&](std::size_t n, const Rows& rows) -> Expected<void> {
-        if (computed) {
-          EDGEFLEET_ASSIGN_OR_RETURN(const std::int64_t last, c.LastInsertId());
-          for (std::size_t i = 0; i < n; ++i) ids.push_back(last - static_cast<std::int64_t>(n - 1 - i));
-          return Ok();
-        }
-        if (rows.size() != n) {
-          return Error(ErrorCode::kInternal,
-                       "insert returned " + std::to_string(rows.size()) + " ids for " + std::to_string(n) + " rows");
-        }
-        const std::size_t first = ids.size();
-        for (const Row& row : rows) {
-          RowReader r(row);
-          ids.push_back(r.Int(0));
-          EDGEFLEET_RETURN_IF_ERROR(r.status());
-        }
-        std::sort(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end());
-        return Ok();
+      const auto returned = [&](std::size_t n, const Rows& rows) {
+        return AppendInsertedIds(c, computed, n, rows, ids);
       };
       const Expected<void> inserted = InsertInChunks(c, computed ? plain : returning, batch, append, returned);
       EDGEFLEET_RETURN_IF_ERROR(inserted);

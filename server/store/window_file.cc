@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/crypto.h"
 #include "common/file.h"
 #include "server/store/sql_rows.h"
 
@@ -93,6 +94,22 @@ Expected<std::unique_ptr<WindowFile>> WindowFile::Open(const std::string& path, 
   }
   EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<common::AppendFile> file, OpenAppender(path));
   return std::unique_ptr<WindowFile>(new WindowFile(path, std::move(file), guard.Release()));
+}
+
+Expected<std::unique_ptr<WindowFile>> WindowFile::OpenForDatabase(Connection& c, const std::string& path) {
+  EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query("SELECT id FROM window_file", {}));
+  if (!rows.empty()) {
+    RowReader r(rows.front());
+    const std::string id = r.Text(0);
+    EDGEFLEET_RETURN_IF_ERROR(r.status());
+    return Open(path, id);
+  }
+  EDGEFLEET_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> random, common::SecureRandomBytes(16));
+  const std::string id = common::HexEncode(random);
+  EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<WindowFile> file, Create(path, id));
+  const Value params[] = {id};
+  EDGEFLEET_RETURN_IF_ERROR(c.Execute("INSERT INTO window_file (id) VALUES ($1)", params));
+  return file;
 }
 
 Expected<std::vector<std::int64_t>> WindowFile::Append(std::span<const Escalation> batch) {

@@ -44,6 +44,7 @@
 
 #include "common/append_file.h"
 #include "common/error.h"
+#include "server/store/sql.h"
 #include "server/store/store.h"
 
 namespace edgefleet::store::sql {
@@ -59,6 +60,11 @@ class WindowFile {
   // Opens an existing file whose header names `id`: kFailedPrecondition if it
   // is missing or names another id, kCorrupt if it has no valid header.
   static Expected<std::unique_ptr<WindowFile>> Open(const std::string& path, std::string_view id);
+  // The database's window file, in the write transaction `c` holds: opened
+  // by the id the database records (table window_file), or, when it records
+  // none (no row can point into a file yet), created with a new random id
+  // that is then recorded.
+  static Expected<std::unique_ptr<WindowFile>> OpenForDatabase(Connection& c, const std::string& path);
   ~WindowFile();
   WindowFile(const WindowFile&) = delete;
   WindowFile& operator=(const WindowFile&) = delete;
