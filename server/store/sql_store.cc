@@ -92,11 +92,14 @@ class SqlStore final : public Store {
     pool_.Adopt(std::move(conn));
     const std::string path = backend_->windows_path();
     if (path.empty()) return Ok();
-    // In a write transaction, so that of two processes opening a new
-    // database at once one creates the file and the other finds its id.
-    EDGEFLEET_ASSIGN_OR_RETURN(windows_, Transact(TxnKind::kWrite, [&](Connection& c) {
-                                 return WindowFile::OpenForDatabase(c, path);
-                               }));
+    // The id, read; a new database's file is created in a write transaction
+    // (of two processes opening it at once, one creates, one finds the id).
+    for (const TxnKind kind : {TxnKind::kRead, TxnKind::kWrite}) {
+      EDGEFLEET_ASSIGN_OR_RETURN(windows_, Transact(kind, [&](Connection& c) {
+                                   return WindowFile::OpenForDatabase(c, path, kind == TxnKind::kWrite);
+                                 }));
+      if (windows_) break;
+    }
     return Ok();
   }
 

@@ -96,7 +96,8 @@ Expected<std::unique_ptr<WindowFile>> WindowFile::Open(const std::string& path, 
   return std::unique_ptr<WindowFile>(new WindowFile(path, std::move(file), guard.Release()));
 }
 
-Expected<std::unique_ptr<WindowFile>> WindowFile::OpenForDatabase(Connection& c, const std::string& path) {
+Expected<std::unique_ptr<WindowFile>> WindowFile::OpenForDatabase(Connection& c, const std::string& path,
+                                                                  bool create) {
   EDGEFLEET_ASSIGN_OR_RETURN(const Rows rows, c.Query("SELECT id FROM window_file", {}));
   if (!rows.empty()) {
     RowReader r(rows.front());
@@ -104,6 +105,7 @@ Expected<std::unique_ptr<WindowFile>> WindowFile::OpenForDatabase(Connection& c,
     EDGEFLEET_RETURN_IF_ERROR(r.status());
     return Open(path, id);
   }
+  if (!create) return std::unique_ptr<WindowFile>();
   EDGEFLEET_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> random, common::SecureRandomBytes(16));
   const std::string id = common::HexEncode(random);
   EDGEFLEET_ASSIGN_OR_RETURN(std::unique_ptr<WindowFile> file, Create(path, id));

@@ -60,11 +60,13 @@ class WindowFile {
   // Opens an existing file whose header names `id`: kFailedPrecondition if it
   // is missing or names another id, kCorrupt if it has no valid header.
   static Expected<std::unique_ptr<WindowFile>> Open(const std::string& path, std::string_view id);
-  // The database's window file, in the write transaction `c` holds: opened
-  // by the id the database records (table window_file), or, when it records
-  // none (no row can point into a file yet), created with a new random id
-  // that is then recorded.
-  static Expected<std::unique_ptr<WindowFile>> OpenForDatabase(Connection& c, const std::string& path);
+  // The database's window file, in the transaction `c` holds: opened by the
+  // id the database records (table window_file). When it records none (no
+  // row can point into a file yet): with `create` (a write transaction), the
+  // file is created with a new random id, which is then recorded; without,
+  // null.
+  static Expected<std::unique_ptr<WindowFile>> OpenForDatabase(Connection& c, const std::string& path,
+                                                               bool create);
   ~WindowFile();
   WindowFile(const WindowFile&) = delete;
   WindowFile& operator=(const WindowFile&) = delete;
