@@ -69,11 +69,11 @@ Expected<void> AppendFile::OpenFile() {
   fd_ = -1;
   direct_ = false;
   if (options_.direct) {
-    fd_ = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_DIRECT, 0640);
+    fd_ = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_DIRECT, 0640);
     if (fd_ < 0 && errno != EINVAL) return ErrnoError(errno, "cannot open", path);
     direct_ = fd_ >= 0;
   }
-  if (fd_ < 0) fd_ = ::open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) fd_ = ::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) return ErrnoError(errno, "cannot open", path);
   struct stat st{};
   if (::fstat(fd_, &st) != 0) return ErrnoError(errno, "cannot stat", path);

@@ -306,6 +306,14 @@ std::optional<ClassifyRequest> ParseOnDemand(std::string_view body, std::string_
   return out;
 }
 
+// The fast paths: the features by ParseNumberArray, or, when it declines
+// them, by On-Demand element by element.
+std::optional<ClassifyRequest> ParseFast(std::string_view body, std::string_view padded) {
+  bool declined = false;
+  if (auto fast = ParseOnDemand(body, padded, true, &declined)) return fast;
+  return declined ? ParseOnDemand(body, padded, false, &declined) : std::nullopt;
+}
+
 bool TooLarge(std::string_view body, http::Response* bad) {
   if (body.size() <= kMaxClassifyBodyBytes) return false;
   *bad = Response::Error(413, "body_too_large",
@@ -318,20 +326,13 @@ bool TooLarge(std::string_view body, http::Response* bad) {
 std::optional<ClassifyRequest> ParseClassifyRequest(std::string_view body, http::Response* bad) {
   if (TooLarge(body, bad)) return std::nullopt;
   const std::string_view padded = Padded(body);
-  bool declined = false;
-  if (auto fast = ParseOnDemand(body, padded, true, &declined)) return fast;
-  if (declined) {
-    if (auto fast = ParseOnDemand(body, padded, false, &declined)) return fast;
-  }
+  if (auto fast = ParseFast(body, padded)) return fast;
   return ParseDom(body, padded, bad);
 }
 
 std::optional<ClassifyRequest> ParseClassifyRequestOnDemand(std::string_view body) {
   if (body.size() > kMaxClassifyBodyBytes) return std::nullopt;
-  const std::string_view padded = Padded(body);
-  bool declined = false;
-  if (auto fast = ParseOnDemand(body, padded, true, &declined)) return fast;
-  return declined ? ParseOnDemand(body, padded, false, &declined) : std::nullopt;
+  return ParseFast(body, Padded(body));
 }
 
 std::optional<ClassifyRequest> ParseClassifyRequestDom(std::string_view body, http::Response* bad) {

@@ -4,10 +4,11 @@
 // read from the recordings). Anything else is left to the general parser.
 //
 // Why: simdjson's On-Demand parser, stepping through the 300 elements one
-// value at a time, was the largest part of parsing a /classify body and the
-// largest single function in a profile of the server under load
-// (docs/BENCHMARKS.md, "Server against the peers"). Reading the digits eight
-// at a time from the array's text costs less than half as much.
+// value at a time, was the largest part of parsing a /classify body, and
+// the function holding it the largest in a profile of the server under load.
+// Reading the digits eight at a time from the array's text took a body's
+// parse from 3.78 to 3.24-3.31 us and the server's /classify rate up 6.8%
+// (docs/BENCHMARKS.md, "Server against the peers"; docs/DECISIONS.md).
 //
 // What is accepted: '[' number (',' number)* ']' with JSON whitespace
 // between tokens and exactly out.size() numbers, each

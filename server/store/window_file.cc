@@ -83,8 +83,7 @@ Expected<std::unique_ptr<WindowFile>> WindowFile::Open(const std::string& path, 
   const ssize_t n = ::pread(reader, header.data(), header.size(), 0);
   if (n < 0) return ErrnoError(errno, "cannot read", path);
   const std::string_view text(header.data(), static_cast<std::size_t>(n));
-  if (text.size() < kHeaderBytes || !text.starts_with(kMagic) || text.size() < kMagic.size() + kIdChars + 1 ||
-      text[kMagic.size() + kIdChars] != '\n') {
+  if (text.size() < kHeaderBytes || !text.starts_with(kMagic) || text[kMagic.size() + kIdChars] != '\n') {
     return Error(ErrorCode::kCorrupt, path + " is not an edgefleet window file");
   }
   if (text.substr(kMagic.size(), kIdChars) != id) {
